@@ -1,0 +1,3 @@
+// Public face of src/graph.
+export { Graph, type Node, type SymbolInfo, type InputKind, type NodeValues } from "./graph.js";
+export { GraphBuilder } from "./builder.js";

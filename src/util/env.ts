@@ -1,0 +1,58 @@
+// The one reader of KILN_* environment variables, with their defaults (see ARCHITECTURE.md).
+import { ArgumentError } from "./errors.js";
+
+export type Backend = "native" | "js";
+
+export interface KilnEnv {
+  cacheDir: string | undefined;
+  useAotCompile: boolean;
+  forceAotLoad: boolean;
+  disableCompileCache: boolean;
+  aotVerify: boolean;
+  aotFormat: "bundle" | "unpacked";
+  backend: Backend | "auto";
+  cc: string | undefined;
+  numThreads: number | undefined;
+  log: ReadonlySet<string>;
+  signingKey: string | undefined;
+}
+
+function flag(name: string, fallback: boolean): boolean {
+  const v = process.env[name];
+  if (v === undefined || v === "") return fallback;
+  if (["1", "true", "yes", "on"].includes(v.toLowerCase())) return true;
+  if (["0", "false", "no", "off"].includes(v.toLowerCase())) return false;
+  throw new ArgumentError("env", `${name}=${v} is not a boolean (use 1 or 0)`);
+}
+
+function choice<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+  const v = process.env[name];
+  if (v === undefined || v === "") return fallback;
+  if ((allowed as readonly string[]).includes(v)) return v as T;
+  throw new ArgumentError("env", `${name}=${v} is not one of ${allowed.join(", ")}`);
+}
+
+/** Reads the variables now (not at import), so tests can change process.env between calls. */
+export function readEnv(): KilnEnv {
+  const threads = process.env.KILN_NUM_THREADS;
+  let numThreads: number | undefined;
+  if (threads !== undefined && threads !== "") {
+    numThreads = Number(threads);
+    if (!Number.isInteger(numThreads) || numThreads < 1) {
+      throw new ArgumentError("env", `KILN_NUM_THREADS=${threads} is not a positive integer`);
+    }
+  }
+  return {
+    cacheDir: process.env.KILN_CACHE_DIR || undefined,
+    useAotCompile: flag("KILN_USE_AOT_COMPILE", true),
+    forceAotLoad: flag("KILN_FORCE_AOT_LOAD", false),
+    disableCompileCache: flag("KILN_DISABLE_COMPILE_CACHE", false),
+    aotVerify: flag("KILN_AOT_VERIFY", false),
+    aotFormat: choice("KILN_AOT_FORMAT", ["bundle", "unpacked"] as const, "bundle"),
+    backend: choice("KILN_BACKEND", ["native", "js", "auto"] as const, "auto"),
+    cc: process.env.KILN_CC || undefined,
+    numThreads,
+    log: new Set((process.env.KILN_LOG ?? "").split(",").filter(Boolean)),
+    signingKey: process.env.KILN_CACHE_SIGNING_KEY || undefined,
+  };
+}
