@@ -1,0 +1,4 @@
+// Public face of src/cache.
+export { encodeBundle, decodeBundle, BUNDLE_MAGIC, BUNDLE_FORMAT_VERSION, type DecodedBundle, type CodecOptions } from "./bundle-codec.js";
+export { writeFileAtomic } from "./atomic-write.js";
+export { FileLock, LockTimeoutError, type LockOptions } from "./file-lock.js";
