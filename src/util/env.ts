@@ -15,6 +15,7 @@ export interface KilnEnv {
   numThreads: number | undefined;
   log: ReadonlySet<string>;
   signingKey: string | undefined;
+  allowInsecureCache: boolean;
 }
 
 function flag(name: string, fallback: boolean): boolean {
@@ -54,5 +55,6 @@ export function readEnv(): KilnEnv {
     numThreads,
     log: new Set((process.env.KILN_LOG ?? "").split(",").filter(Boolean)),
     signingKey: process.env.KILN_CACHE_SIGNING_KEY || undefined,
+    allowInsecureCache: flag("KILN_CACHE_ALLOW_INSECURE", false),
   };
 }
