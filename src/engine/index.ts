@@ -1,0 +1,2 @@
+// Public face of src/engine.
+export { Sampler, argmaxOf, validateSampling, type SamplingParams } from "./sampler.js";
