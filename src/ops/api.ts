@@ -1,5 +1,5 @@
 // The functional API users write models with: every function binds one op through the dispatcher.
-import { type DType, type Dim, Tensor, isFloat, parseDType } from "../tensor/index.js";
+import { type DType, type Dim, Tensor, isFloat, isSym, parseDType } from "../tensor/index.js";
 import { ArgumentError } from "../util/index.js";
 import { bind } from "./dispatch.js";
 import type { Attrs } from "./op-def.js";
@@ -9,6 +9,8 @@ export type TensorOrScalar = Tensor | number;
 
 function asTensor(fn: string, x: unknown): Tensor {
   if (x instanceof Tensor) return x;
+  // A symbolic dim used as a value: coercing it lets the tracer report the user's line.
+  if (isSym(x)) Number(x);
   throw new ArgumentError(fn, `expected a Tensor, got ${x === null ? "null" : typeof x}`);
 }
 
@@ -19,6 +21,8 @@ function scalarFor(x: number, like: Tensor): Tensor {
 }
 
 function binary(op: BinaryOp, a: TensorOrScalar, b: TensorOrScalar): Tensor {
+  if (isSym(a)) Number(a);
+  if (isSym(b)) Number(b);
   if (typeof a === "number" && typeof b === "number") throw new ArgumentError(op, "at least one operand must be a Tensor");
   const ta = typeof a === "number" ? scalarFor(a, b as Tensor) : asTensor(op, a);
   const tb = typeof b === "number" ? scalarFor(b, ta) : asTensor(op, b);

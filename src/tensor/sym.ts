@@ -11,8 +11,11 @@ type Terms = ReadonlyMap<string, number>;
 let onCoerce: (e: SymExpr) => never = (e) => {
   throw new TraceError(`symbolic dim ${e} was used as a plain number; pass it to ops as is instead`);
 };
-export function setSymCoerceHandler(h: (e: SymExpr) => never): void {
+/** Installs `h` and returns the handler it replaces (restore it when done). */
+export function setSymCoerceHandler(h: (e: SymExpr) => never): (e: SymExpr) => never {
+  const prev = onCoerce;
   onCoerce = h;
+  return prev;
 }
 
 export class SymExpr {

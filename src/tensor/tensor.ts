@@ -106,6 +106,7 @@ export class Tensor implements TensorType {
 
   /** Element values as numbers, contiguous: float dtypes decode to f32, i64 to f64. */
   values(): NumArray {
+    this.requireConcrete("values()");
     const r = this.raw();
     switch (this.dtype) {
       case "f32":
@@ -136,6 +137,7 @@ export class Tensor implements TensorType {
 
   /** Nested JS arrays, like torch's tolist(); bool elements are booleans. */
   toArray(): unknown {
+    this.requireConcrete("toArray()");
     const flat = this.values();
     const dims = this.dims;
     const asBool = this.dtype === "bool";
@@ -151,6 +153,7 @@ export class Tensor implements TensorType {
   }
 
   item(): number {
+    this.requireConcrete("item()");
     const n = this.size;
     if (n !== 1) throw new ShapeError("item", "a tensor with one element", this.dims);
     return this.values()[0]!;

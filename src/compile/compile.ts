@@ -1,0 +1,117 @@
+// compile(): JIT-compiles a function or module on first call, then serves calls from compiled
+// entries guarded on their inputs, recompiling (up to a limit) when a guard fails.
+import { Tensor } from "../tensor/index.js";
+import { type DynamicSpec, type TraceResult, type TraceableModule, isTraceableModule, trace, unflattenTree } from "../trace/index.js";
+import { ArgumentError, RecompileError, logLine } from "../util/index.js";
+import { type CompiledGraph, compileGraph } from "./compile-graph.js";
+import { type GuardFailure, buildGuards } from "./guards.js";
+import { getStance } from "./stance.js";
+
+export interface CompileOptions {
+  /** Dynamic dims per argument (index or name): `{ 0: [0] }`, `{ x: { 0: { min: 1, max: 4096 } } }`. */
+  readonly dynamic?: DynamicSpec;
+  /** Compiles kept per function before falling back to eager (default 8). */
+  readonly recompileLimit?: number;
+  readonly backend?: "js";
+  /** Name used in logs and errors (defaults to the function's or class's name). */
+  readonly name?: string;
+}
+
+export interface CompileStats {
+  calls: number;
+  traces: number;
+  compiles: number;
+  /** Calls served by an existing compiled entry. */
+  cacheHits: number;
+  guardFailures: number;
+  eagerFallbacks: number;
+}
+
+export interface CompileReport {
+  trace: number;
+  passes: number;
+  codegen: number;
+  load: number;
+  kernels: number;
+}
+
+export interface CompiledFn<F extends (...args: never[]) => unknown> {
+  (...args: Parameters<F>): ReturnType<F>;
+  readonly stats: Readonly<CompileStats>;
+  readonly lastCompileReport: Readonly<CompileReport> | undefined;
+}
+
+interface Entry {
+  readonly traced: TraceResult;
+  readonly compiled: CompiledGraph;
+  readonly check: (args: readonly unknown[]) => GuardFailure | undefined;
+}
+
+type AnyFn = (...args: never[]) => unknown;
+
+export function compile<M extends TraceableModule<Tensor>>(module: M, options?: CompileOptions): CompiledFn<M["forward"] & AnyFn>;
+export function compile<F extends AnyFn>(fn: F, options?: CompileOptions): CompiledFn<F>;
+export function compile(target: AnyFn | TraceableModule<Tensor>, options: CompileOptions = {}): CompiledFn<AnyFn> {
+  const module = isTraceableModule(target) ? (target as TraceableModule<Tensor>) : undefined;
+  if (!module && typeof target !== "function") throw new ArgumentError("compile", "expected a function or a module with forward()");
+  const name = options.name ?? (module ? module.constructor.name : (target as AnyFn).name || "anonymous");
+  const limit = options.recompileLimit ?? 8;
+  const eager = (args: readonly unknown[]) => (module ? module.forward(...(args as never[])) : (target as AnyFn)(...(args as never[])));
+  const stats: CompileStats = { calls: 0, traces: 0, compiles: 0, cacheHits: 0, guardFailures: 0, eagerFallbacks: 0 };
+  const entries: Entry[] = [];
+  let report: CompileReport | undefined;
+  let warnedFallback = false;
+
+  const run = (entry: Entry, args: readonly unknown[]): unknown => {
+    const inputs: Tensor[] = [];
+    entry.traced.args.forEach((spec, i) => spec.kind === "tensor" && inputs.push(args[i] as Tensor));
+    if (module) for (const slot of module.namedTensorSlots()) inputs.push(slot.get());
+    return unflattenTree(entry.traced.outputSpec, entry.compiled.executable.run(inputs));
+  };
+
+  const compileFor = (args: readonly unknown[], failure: GuardFailure | undefined): Entry => {
+    const t0 = performance.now();
+    const traced = trace(module ?? (target as AnyFn), args, { dynamic: options.dynamic });
+    stats.traces++;
+    const t1 = performance.now();
+    const compiled = compileGraph(traced.graph);
+    stats.compiles++;
+    report = { trace: t1 - t0, ...compiled.times, kernels: compiled.kernels };
+    const entry = { traced, compiled, check: buildGuards(traced.args, traced.graph.symbols) };
+    entries.push(entry);
+    if (failure) logLine(`recompiled ${name} (${entries.length} of ${limit}): guard ${failure.guard} expected ${failure.expected}, got ${failure.got}`);
+    return entry;
+  };
+
+  const compiled = ((...args: unknown[]) => {
+    stats.calls++;
+    const stance = getStance();
+    if (stance === "eager") return eager(args);
+    let failure: GuardFailure | undefined;
+    for (const entry of entries) {
+      const f = entry.check(args);
+      if (!f) {
+        stats.cacheHits++;
+        return run(entry, args);
+      }
+      failure ??= f;
+    }
+    if (failure) stats.guardFailures++;
+    if (entries.length > 0 && stance === "fail_on_recompile") {
+      throw new RecompileError(name, failure!.guard, failure!.expected, failure!.got);
+    }
+    if (entries.length >= limit) {
+      stats.eagerFallbacks++;
+      if (!warnedFallback) {
+        warnedFallback = true;
+        logLine(`${name}: recompile limit (${limit}) reached; running eagerly from now on (last guard: ${failure!.guard} expected ${failure!.expected}, got ${failure!.got})`);
+      }
+      return eager(args);
+    }
+    return run(compileFor(args, failure), args);
+  }) as unknown as CompiledFn<AnyFn>;
+
+  Object.defineProperty(compiled, "stats", { get: () => ({ ...stats }) });
+  Object.defineProperty(compiled, "lastCompileReport", { get: () => report });
+  return compiled;
+}

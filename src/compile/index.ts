@@ -1,0 +1,5 @@
+// Public face of src/compile.
+export { compile, type CompileOptions, type CompileStats, type CompileReport, type CompiledFn } from "./compile.js";
+export { setStance, getStance, withStance, STANCES, type Stance } from "./stance.js";
+export { buildGuards, type GuardFailure } from "./guards.js";
+export { compileGraph, type CompiledGraph, type Executable, type PhaseTimes } from "./compile-graph.js";

@@ -1,0 +1,70 @@
+// Basic layers: Linear, Embedding, RMSNorm, SiLU, Sequential (torch layouts and semantics).
+import { type DType, type Tensor, Tensor as T, randn } from "../tensor/index.js";
+import { embedding, linear, rmsNorm, silu } from "../ops/index.js";
+import { Module } from "./module.js";
+import { Parameter } from "./parameter.js";
+
+export interface InitOptions {
+  readonly dtype?: DType;
+  readonly seed?: number;
+}
+
+/** y = x Wᵀ + b with W of shape [out, in]; weights drawn N(0, 1/in) from `seed`. */
+export class Linear extends Module {
+  weight: Parameter;
+  bias: Parameter | undefined;
+  constructor(inFeatures: number, outFeatures: number, options: InitOptions & { bias?: boolean } = {}) {
+    super();
+    const { dtype = "f32", seed = 0, bias = false } = options;
+    this.weight = new Parameter(randn([outFeatures, inFeatures], { seed, dtype, std: 1 / Math.sqrt(inFeatures) }));
+    this.bias = bias ? new Parameter(randn([outFeatures], { seed: seed + 1, dtype, std: 0.02 })) : undefined;
+  }
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+export class Embedding extends Module {
+  weight: Parameter;
+  constructor(numEmbeddings: number, dim: number, options: InitOptions = {}) {
+    super();
+    this.weight = new Parameter(randn([numEmbeddings, dim], { seed: options.seed ?? 0, dtype: options.dtype ?? "f32" }));
+  }
+  forward(ids: Tensor): Tensor {
+    return embedding(ids, this.weight);
+  }
+}
+
+export class RMSNorm extends Module {
+  weight: Parameter;
+  constructor(
+    dim: number,
+    readonly eps = 1e-6,
+    options: { dtype?: DType } = {},
+  ) {
+    super();
+    this.weight = new Parameter(T.fromValues(options.dtype ?? "f32", [dim], new Float32Array(dim).fill(1)));
+  }
+  forward(x: Tensor): Tensor {
+    return rmsNorm(x, this.weight, this.eps);
+  }
+}
+
+export class SiLU extends Module {
+  forward(x: Tensor): Tensor {
+    return silu(x);
+  }
+}
+
+export class Sequential extends Module {
+  readonly layers: Module[];
+  constructor(...layers: Module[]) {
+    super();
+    this.layers = layers;
+  }
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (const layer of this.layers) y = (layer.forward as (t: Tensor) => Tensor)(y);
+    return y;
+  }
+}
