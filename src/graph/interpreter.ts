@@ -1,7 +1,7 @@
 // The reference interpreter: runs a graph node by node with the ops' reference kernels.
 // It is the living definition that every backend is tested against.
 import { type Tensor, dimEq, evalDim, isSym, shapeToString, typeToString } from "../tensor/index.js";
-import { OPS, eagerInterpreter, withInterpreter } from "../ops/index.js";
+import { type AttrValue, type Attrs, OPS, eagerInterpreter, withInterpreter } from "../ops/index.js";
 import { ArgumentError, DTypeError, ShapeError } from "../util/index.js";
 import type { Graph, Node } from "./graph.js";
 
@@ -43,16 +43,28 @@ export function bindSymbols(graph: Graph, inputs: readonly Tensor[]): Record<str
   return env;
 }
 
+/** Attributes with every symbolic dim replaced by its value (eager kernels need numbers). */
+export function concreteAttrs(attrs: Attrs, env: Readonly<Record<string, number>>): Attrs {
+  const sub = (v: AttrValue): AttrValue => (isSym(v) ? evalDim(v, env) : Array.isArray(v) ? v.map(sub) : v);
+  let changed = false;
+  const out: Record<string, AttrValue> = {};
+  for (const [k, v] of Object.entries(attrs)) {
+    out[k] = sub(v);
+    changed ||= out[k] !== v;
+  }
+  return changed ? out : attrs;
+}
+
 /** Evaluates `graph` on concrete inputs (in `graph.inputs` order) and returns its outputs. */
 export function interpret(graph: Graph, inputs: readonly Tensor[]): Tensor[] {
-  bindSymbols(graph, inputs);
+  const env = bindSymbols(graph, inputs);
   const values = new Map<Node, Tensor>();
   graph.inputs.forEach((n, i) => values.set(n, inputs[i]!));
   withInterpreter(eagerInterpreter, () => {
     for (const node of graph.nodes) {
       if (node.op === "input") continue;
       const args = node.inputs.map((i) => values.get(i)!);
-      values.set(node, eagerInterpreter.apply(OPS[node.op], args, node.attrs));
+      values.set(node, eagerInterpreter.apply(OPS[node.op], args, concreteAttrs(node.attrs, env)));
     }
   });
   return graph.outputs.map((o) => values.get(o)!);

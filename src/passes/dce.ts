@@ -1,0 +1,17 @@
+// dce: drops nodes no output depends on; graph inputs always stay (they are the signature).
+import { Graph, type Node } from "../graph/index.js";
+import type { Pass } from "./pass.js";
+
+export const dce: Pass = {
+  name: "dce",
+  run(graph) {
+    const live = new Set<Node>(graph.outputs);
+    for (let i = graph.nodes.length - 1; i >= 0; i--) {
+      const n = graph.nodes[i]!;
+      if (live.has(n)) for (const x of n.inputs) live.add(x);
+    }
+    const kept = graph.nodes.filter((n) => live.has(n) || n.op === "input");
+    if (kept.length === graph.nodes.length) return graph;
+    return new Graph(graph.symbols, kept, graph.outputs);
+  },
+};
