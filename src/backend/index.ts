@@ -1,0 +1,3 @@
+// Public face of src/backend.
+export { loadJsProgram, type Executable } from "./js-backend.js";
+export { JS_RUNTIME } from "./js-runtime.js";

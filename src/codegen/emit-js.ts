@@ -1,0 +1,260 @@
+// The JS emitter: loop IR → one JavaScript source holding a function per kernel and a `run`
+// wrapper calling them in order. Runtime helpers (bf16/f16 codecs, erf, …) come in as `rt`,
+// so their one definition stays in src/tensor and src/ops.
+import { type DType, Tensor, isSym } from "../tensor/index.js";
+import type { BinaryOp, UnaryOp } from "../ops/index.js";
+import { InternalError } from "../util/index.js";
+import type { IExpr, Kernel, MatmulOperand, Stmt, VExpr } from "./loop-ir.js";
+
+/** Names of the runtime helpers a JS program may call (the backend supplies them). */
+export const JS_RUNTIME_HELPERS = ["bf2f", "f2bf", "h2f", "f2h", "bfr", "hr", "erf", "gelu", "geluTanh", "fmax", "fmin", "sigmoid", "silu", "ix"] as const;
+
+function num(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "Infinity";
+  if (v === -Infinity) return "-Infinity";
+  return Object.is(v, -0) ? "-0" : String(v);
+}
+
+/** A constant as the dtype would store it (f32 rounding, bf16 RNE, int truncation). */
+function rounded(v: number, dtype: DType): number {
+  return Tensor.fromValues(dtype, [1], [v]).values()[0]!;
+}
+
+export function emitIndex(e: IExpr): string {
+  switch (e.k) {
+    case "poly": {
+      if (!isSym(e.p)) return num(e.p);
+      const terms = [...e.p.terms].map(([mono, c]) => (mono === "" ? num(c) : c === 1 ? mono : `${num(c)}*${mono}`));
+      return `(${terms.join(" + ")})`;
+    }
+    case "add":
+      return `(${emitIndex(e.a)} + ${emitIndex(e.b)})`;
+    case "mul":
+      return `(${emitIndex(e.a)} * ${emitIndex(e.b)})`;
+    case "div":
+      return `Math.floor(${emitIndex(e.a)} / ${emitIndex(e.b)})`;
+    case "mod":
+      return `(${emitIndex(e.a)} % ${emitIndex(e.b)})`;
+    case "fromValue":
+      return `ix(${emitValue(e.v)}, ${emitIndex(e.size)})`;
+    default:
+      return e satisfies never;
+  }
+}
+
+function load(buf: number, index: string, dtype: DType): string {
+  const raw = `b${buf}[${index}]`;
+  switch (dtype) {
+    case "bf16":
+      return `bf2f(${raw})`;
+    case "f16":
+      return `h2f(${raw})`;
+    case "i64":
+      return `Number(${raw})`;
+    case "f32": case "i32": case "bool":
+      return raw;
+    default:
+      return dtype satisfies never;
+  }
+}
+
+function encode(value: string, dtype: DType): string {
+  switch (dtype) {
+    case "bf16":
+      return `f2bf(${value})`;
+    case "f16":
+      return `f2h(${value})`;
+    case "i64":
+      return `BigInt(Math.trunc(${value}))`;
+    case "bool":
+      return `(${value} ? 1 : 0)`;
+    case "f32": case "i32":
+      return value;
+    default:
+      return dtype satisfies never;
+  }
+}
+
+const UNARY_JS: Readonly<Record<Exclude<UnaryOp, "cast" | "gelu">, (a: string) => string>> = {
+  neg: (a) => `(-${a})`,
+  abs: (a) => `Math.abs(${a})`,
+  exp: (a) => `Math.exp(${a})`,
+  log: (a) => `Math.log(${a})`,
+  sqrt: (a) => `Math.sqrt(${a})`,
+  rsqrt: (a) => `(1 / Math.sqrt(${a}))`,
+  sin: (a) => `Math.sin(${a})`,
+  cos: (a) => `Math.cos(${a})`,
+  tanh: (a) => `Math.tanh(${a})`,
+  sigmoid: (a) => `sigmoid(${a})`,
+  silu: (a) => `silu(${a})`,
+  relu: (a) => `fmax(${a}, 0)`,
+  reciprocal: (a) => `(1 / ${a})`,
+  logical_not: (a) => `(${a} ? 0 : 1)`,
+};
+
+function cast(a: string, to: DType): string {
+  switch (to) {
+    case "f32":
+      return `Math.fround(${a})`;
+    case "bf16":
+      return `bfr(${a})`;
+    case "f16":
+      return `hr(${a})`;
+    case "i32":
+      return `(${a} | 0)`;
+    case "i64":
+      return `Math.trunc(${a})`;
+    case "bool":
+      return `(${a} ? 1 : 0)`;
+    default:
+      return to satisfies never;
+  }
+}
+
+const BINARY_JS: Readonly<Record<BinaryOp, (a: string, b: string) => string>> = {
+  add: (a, b) => `(${a} + ${b})`,
+  sub: (a, b) => `(${a} - ${b})`,
+  mul: (a, b) => `(${a} * ${b})`,
+  div: (a, b) => `(${a} / ${b})`,
+  pow: (a, b) => `Math.pow(${a}, ${b})`,
+  maximum: (a, b) => `fmax(${a}, ${b})`,
+  minimum: (a, b) => `fmin(${a}, ${b})`,
+  eq: (a, b) => `(${a} === ${b} ? 1 : 0)`,
+  ne: (a, b) => `(${a} !== ${b} ? 1 : 0)`,
+  lt: (a, b) => `(${a} < ${b} ? 1 : 0)`,
+  le: (a, b) => `(${a} <= ${b} ? 1 : 0)`,
+  gt: (a, b) => `(${a} > ${b} ? 1 : 0)`,
+  ge: (a, b) => `(${a} >= ${b} ? 1 : 0)`,
+  logical_and: (a, b) => `((${a}) !== 0 && (${b}) !== 0 ? 1 : 0)`,
+  logical_or: (a, b) => `((${a}) !== 0 || (${b}) !== 0 ? 1 : 0)`,
+};
+
+export function emitValue(v: VExpr): string {
+  switch (v.k) {
+    case "load":
+      return load(v.buf, emitIndex(v.index), v.dtype);
+    case "const":
+      return num(rounded(v.v, v.dtype));
+    case "unary": {
+      const a = emitValue(v.a);
+      if (v.op === "cast") return cast(a, v.dtype);
+      if (v.op === "gelu") return v.approximate === "tanh" ? `geluTanh(${a})` : `gelu(${a})`;
+      return UNARY_JS[v.op](a);
+    }
+    case "binary":
+      return BINARY_JS[v.op](emitValue(v.a), emitValue(v.b));
+    case "select":
+      return `(${emitValue(v.c)} ? ${emitValue(v.a)} : ${emitValue(v.b)})`;
+    case "icmp": {
+      const op = v.op === "lt" ? "<" : v.op === "ge" ? ">=" : "<=";
+      return `(${emitIndex(v.a)} ${op} ${emitIndex(v.b)} ? 1 : 0)`;
+    }
+    case "index":
+      return emitIndex(v.i);
+    case "local":
+      return v.name;
+    default:
+      return v satisfies never;
+  }
+}
+
+function operandAt(o: MatmulOperand, base: string, row: string, col: string): string {
+  return load(o.buf, `${base} + ${row}*${emitIndex(o.rowStride)} + ${col}*${emitIndex(o.colStride)}`, o.dtype);
+}
+
+function emitStmt(s: Stmt, pad: string): string[] {
+  switch (s.k) {
+    case "for":
+      return [`${pad}for (let ${s.v} = 0; ${s.v} < ${emitIndex(s.extent)}; ${s.v}++) {`, ...s.body.flatMap((b) => emitStmt(b, pad + "  ")), `${pad}}`];
+    case "reduce": {
+      const t = `${s.acc}_t`;
+      const inner = pad + "  ";
+      const combine = {
+        sum: [`${inner}${s.acc} += ${t};`],
+        max: [`${inner}if (${t} > ${s.acc} || ${t} !== ${t}) ${s.acc} = ${t};`],
+        min: [`${inner}if (${t} < ${s.acc} || ${t} !== ${t}) ${s.acc} = ${t};`],
+        argmax: [`${inner}if (!(${t} <= ${s.acc}) && ${s.acc} === ${s.acc}) { ${s.acc} = ${t}; ${s.acc}_i = ${s.v}; }`],
+      }[s.op];
+      const init = { sum: "0", max: "-Infinity", min: "Infinity", argmax: "-Infinity" }[s.op];
+      return [
+        `${pad}let ${s.acc} = ${init}${s.op === "argmax" ? `, ${s.acc}_i = 0` : ""};`,
+        `${pad}for (let ${s.v} = 0; ${s.v} < ${emitIndex(s.extent)}; ${s.v}++) {`,
+        ...s.body.flatMap((b) => emitStmt(b, inner)),
+        `${inner}const ${t} = ${emitValue(s.value)};`,
+        ...combine,
+        `${pad}}`,
+      ];
+    }
+    case "store":
+      return [`${pad}b${s.buf}[${emitIndex(s.index)}] = ${encode(emitValue(s.value), s.dtype)};`];
+    case "matmul":
+      return emitMatmul(s, pad);
+    default:
+      return s satisfies never;
+  }
+}
+
+/** Batched matmul; loop order from the strides: dot products when B is K-contiguous (a transposed weight). */
+function emitMatmul(s: Extract<Stmt, { k: "matmul" }>, pad: string): string[] {
+  const lines: string[] = [];
+  const bv = s.batch.map((_, i) => `t${i}`);
+  let p = pad;
+  bv.forEach((v, i) => {
+    lines.push(`${p}for (let ${v} = 0; ${v} < ${emitIndex(s.batch[i]!)}; ${v}++) {`);
+    p += "  ";
+  });
+  const off = (o: MatmulOperand) => [emitIndex(o.offset), ...bv.map((v, i) => `${v}*${emitIndex(o.batchStrides[i]!)}`)].join(" + ");
+  const [M, N, K] = [emitIndex(s.m), emitIndex(s.n), emitIndex(s.kdim)];
+  const outBase = bv.reduce((acc, v, i) => `(${acc})*${emitIndex(s.batch[i]!)} + ${v}`, "0");
+  lines.push(`${p}const ao = ${off(s.a)}, bo = ${off(s.b)}, oo = (${outBase})*${M}*${N};`);
+  const kContiguousB = s.b.rowStride.k === "poly" && s.b.rowStride.p === 1;
+  if (kContiguousB) {
+    lines.push(
+      `${p}for (let i = 0; i < ${M}; i++) {`,
+      `${p}  for (let j = 0; j < ${N}; j++) {`,
+      `${p}    let acc = 0;`,
+      `${p}    for (let k = 0; k < ${K}; k++) acc += ${operandAt(s.a, "ao", "i", "k")} * ${operandAt(s.b, "bo", "k", "j")};`,
+      `${p}    b${s.out}[oo + i*${N} + j] = ${encode("acc", s.outDType)};`,
+      `${p}  }`,
+      `${p}}`,
+    );
+  } else {
+    lines.push(
+      `${p}const row = new Float64Array(${N});`,
+      `${p}for (let i = 0; i < ${M}; i++) {`,
+      `${p}  row.fill(0);`,
+      `${p}  for (let k = 0; k < ${K}; k++) {`,
+      `${p}    const a = ${operandAt(s.a, "ao", "i", "k")};`,
+      `${p}    for (let j = 0; j < ${N}; j++) row[j] += a * ${operandAt(s.b, "bo", "k", "j")};`,
+      `${p}  }`,
+      `${p}  for (let j = 0; j < ${N}; j++) b${s.out}[oo + i*${N} + j] = ${encode("row[j]", s.outDType)};`,
+      `${p}}`,
+    );
+  }
+  for (let i = bv.length - 1; i >= 0; i--) {
+    p = p.slice(2);
+    lines.push(`${p}}`);
+  }
+  return lines;
+}
+
+/** One kernel as a JS function taking its buffers and symbols as arguments. */
+export function emitKernelJs(k: Kernel): string {
+  const params = [...k.buffers.map((b) => `b${b.buf}`), ...k.symbols];
+  return [`function ${k.name}(${params.join(", ")}) {`, ...k.body.flatMap((s) => emitStmt(s, "  ")), "}"].join("\n");
+}
+
+/** The whole program: helpers from `rt`, every kernel, and `run(B, S)` calling them in order. */
+export function emitProgramJs(kernels: readonly Kernel[]): string {
+  for (const k of kernels) if (!/^[A-Za-z_]\w*$/.test(k.name)) throw new InternalError(`bad kernel name ${k.name}`);
+  const calls = kernels.map((k) => `  ${k.name}(${[...k.buffers.map((b) => `B[${b.buf}]`), ...k.symbols.map((s) => `S.${s}`)].join(", ")});`);
+  return [
+    `"use strict";`,
+    `const { ${JS_RUNTIME_HELPERS.join(", ")} } = rt;`,
+    ...kernels.map(emitKernelJs),
+    `return function run(B, S) {`,
+    ...calls,
+    `};`,
+  ].join("\n");
+}

@@ -1,0 +1,57 @@
+// generateProgram(): a graph → a Program — plain JSON data (buffers, memory plan, loop IR,
+// emitted sources) that a backend can load now or a bundle can carry to another process.
+import type { Graph, SymbolInfo } from "../graph/index.js";
+import type { DType } from "../tensor/index.js";
+import type { Kernel } from "./loop-ir.js";
+import { planMemory } from "./memory-plan.js";
+import { type BufferKind, schedule } from "./schedule.js";
+import { emitProgramJs } from "./emit-js.js";
+
+/** A dim in JSON form: a number or `{sym: …}` (see src/tensor/sym.ts). */
+export type DimJSON = number | { sym: [number, string[]][] };
+
+export interface ProgramBuffer {
+  readonly id: number;
+  readonly kind: BufferKind;
+  readonly dtype: DType;
+  readonly size: DimJSON;
+  readonly inputIndex?: number;
+  readonly values?: readonly number[];
+}
+
+export interface Program {
+  readonly format: 1;
+  readonly symbols: readonly SymbolInfo[];
+  /** Graph inputs in call order, with their (symbolic) shapes. */
+  readonly inputs: readonly { readonly name: string; readonly dtype: DType; readonly shape: readonly DimJSON[] }[];
+  readonly outputs: readonly { readonly buf: number; readonly shape: readonly DimJSON[] }[];
+  readonly buffers: readonly ProgramBuffer[];
+  readonly plan: { readonly slots: readonly { readonly dtype: DType; readonly sizes: readonly DimJSON[] }[]; readonly slotOf: Readonly<Record<number, number>> };
+  /** The loop IR, for emitters other than JS and for inspection. */
+  readonly kernels: readonly Kernel[];
+  readonly js: { readonly source: string };
+  readonly report: { readonly scheduleMs: number; readonly emitMs: number; readonly kernels: number };
+}
+
+/** JSON round trip: turns symbolic dims (objects with toJSON) into their plain data form. */
+const plain = <T>(x: unknown): T => JSON.parse(JSON.stringify(x)) as T;
+
+export function generateProgram(graph: Graph): Program {
+  const t0 = performance.now();
+  const sched = schedule(graph);
+  const plan = planMemory(sched.buffers, sched.kernels);
+  const t1 = performance.now();
+  const source = emitProgramJs(sched.kernels);
+  const t2 = performance.now();
+  return {
+    format: 1,
+    symbols: graph.symbols.map((s) => ({ ...s })),
+    inputs: graph.inputs.map((n) => ({ name: String(n.attrs.name), dtype: n.type.dtype, shape: plain(n.type.shape) })),
+    outputs: graph.outputs.map((o, i) => ({ buf: sched.outputs[i]!, shape: plain(o.type.shape) })),
+    buffers: plain(sched.buffers.map(({ node: _node, ...b }) => b)),
+    plan: plain(plan),
+    kernels: plain(sched.kernels),
+    js: { source },
+    report: { scheduleMs: t1 - t0, emitMs: t2 - t1, kernels: sched.kernels.length },
+  };
+}

@@ -1,0 +1,179 @@
+// Scheduling: decides which nodes are realised into buffers (everything else is fused into
+// its consumers), finds matmul operands that are strided views (no copy), and orders kernels.
+import { type DType, type Dim, type Shape, dimAdd, dimEq, dimMul } from "../tensor/index.js";
+import { normalizeAxis, sliceBounds } from "../ops/index.js";
+import type { Graph, Node } from "../graph/index.js";
+import { KernelBuilder, finishKernel } from "./lower.js";
+import { type IExpr, type Kernel, type MatmulOperand, ipoly } from "./loop-ir.js";
+
+export type BufferKind = "input" | "output" | "temp" | "const";
+
+export interface BufferInfo {
+  readonly id: number;
+  readonly kind: BufferKind;
+  readonly dtype: DType;
+  /** Element count, possibly symbolic. */
+  readonly size: Dim;
+  /** The graph node it holds (its index in graph.nodes). */
+  readonly node: number;
+  /** For inputs: the position among graph inputs. */
+  readonly inputIndex?: number;
+  /** For constants: the values. */
+  readonly values?: readonly number[];
+}
+
+export interface Schedule {
+  readonly buffers: readonly BufferInfo[];
+  readonly kernels: readonly Kernel[];
+  /** Buffer of each graph output, in order. */
+  readonly outputs: readonly number[];
+}
+
+/** Ops whose recomputation is free: never worth a buffer just because they have several users. */
+const CHEAP = new Set(["reshape", "permute", "expand", "slice", "full", "arange", "constant"]);
+
+interface View {
+  readonly node: Node;
+  readonly offset: Dim;
+  readonly strides: readonly Dim[];
+}
+
+function contiguousDims(shape: Shape): Dim[] {
+  const out: Dim[] = new Array(shape.length);
+  let s: Dim = 1;
+  for (let a = shape.length - 1; a >= 0; a--) {
+    out[a] = s;
+    s = dimMul(s, shape[a]!);
+  }
+  return out;
+}
+
+/** `n` as a strided view of a realised node, when only permute/expand/slice/reshape-of-contiguous lie between. */
+function viewOf(n: Node, realised: ReadonlySet<Node>): View | undefined {
+  if (realised.has(n)) return { node: n, offset: 0, strides: contiguousDims(n.type.shape) };
+  const x = n.inputs[0];
+  if (!x) return undefined;
+  const v = n.op === "reshape" || n.op === "permute" || n.op === "expand" || n.op === "slice" ? viewOf(x, realised) : undefined;
+  if (!v) return undefined;
+  const shape = n.type.shape;
+  switch (n.op) {
+    case "permute": {
+      const perm = (n.attrs.perm as number[]).map((p) => normalizeAxis("permute", p, shape.length));
+      return { ...v, strides: perm.map((p) => v.strides[p]!) };
+    }
+    case "expand": {
+      const lead = shape.length - x.type.shape.length;
+      return { ...v, strides: shape.map((d, a) => (a < lead || (x.type.shape[a - lead] === 1 && d !== 1) ? 0 : v.strides[a - lead]!)) };
+    }
+    case "slice": {
+      const b = sliceBounds(x.type, n.attrs);
+      return { ...v, offset: dimAdd(v.offset, dimMul(b.start, v.strides[b.axis]!)), strides: v.strides.map((s, a) => (a === b.axis ? dimMul(s, b.step) : s)) };
+    }
+    case "reshape": {
+      const want = contiguousDims(x.type.shape);
+      const contiguous = x.type.shape.every((d, a) => d === 1 || dimEq(v.strides[a]!, want[a]!));
+      return contiguous ? { ...v, strides: contiguousDims(shape) } : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+export function schedule(graph: Graph): Schedule {
+  const users = graph.users();
+  const outputs = new Set(graph.outputs);
+  const realised = new Set<Node>();
+  for (const n of graph.nodes) {
+    if (n.op === "input" || n.op === "matmul" || outputs.has(n)) realised.add(n);
+    else if (n.op === "constant" && (n.attrs.values as number[]).length > 1) realised.add(n);
+  }
+  // Matmul operands that are not views of a buffer get a buffer of their own.
+  for (const n of graph.nodes) {
+    if (n.op !== "matmul") continue;
+    for (const x of n.inputs) if (!viewOf(x, realised)) realised.add(x);
+  }
+  // A node is fused into every kernel that needs it; it gets its own buffer only when kernels
+  // of two different roots need it and it is not free to recompute. Users come later in the
+  // node order, so one backward walk decides every node after its users.
+  const roots = new Map<Node, ReadonlySet<Node>>();
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i]!;
+    const r = new Set<Node>();
+    for (const u of users.get(n)!) for (const x of realised.has(u) ? [u] : roots.get(u)!) r.add(x);
+    if (!realised.has(n) && r.size > 1 && !CHEAP.has(n.op) && n.type.shape.length > 0) realised.add(n);
+    roots.set(n, r);
+  }
+  const buffers: BufferInfo[] = [];
+  const bufferOf = new Map<Node, number>();
+  const index = new Map(graph.nodes.map((n, i) => [n, i]));
+  let inputIndex = 0;
+  for (const n of graph.nodes) {
+    if (!realised.has(n)) continue;
+    const kind: BufferKind = n.op === "input" ? "input" : n.op === "constant" ? "const" : outputs.has(n) ? "output" : "temp";
+    const id = buffers.length;
+    buffers.push({
+      id, kind, dtype: n.type.dtype, size: n.type.shape.reduce<Dim>((a, d) => dimMul(a, d), 1), node: index.get(n)!,
+      ...(kind === "input" ? { inputIndex: inputIndex++ } : {}),
+      ...(kind === "const" ? { values: n.attrs.values as number[] } : {}),
+    });
+    bufferOf.set(n, id);
+  }
+
+  const kernels: Kernel[] = [];
+  for (const n of graph.nodes) {
+    const out = bufferOf.get(n);
+    if (out === undefined || n.op === "input" || n.op === "constant") continue;
+    const name = `k${kernels.length}_${n.op}`;
+    if (n.op === "matmul") {
+      kernels.push(matmulKernel(name, n, out, (x) => operand(viewOf(x, realised)!, bufferOf)));
+      continue;
+    }
+    const builder = new KernelBuilder(
+      (m) => (m === n ? undefined : bufferOf.get(m)),
+      (m) => bufferOf.get(m),
+    );
+    kernels.push(builder.build(name, n, out));
+  }
+  return { buffers, kernels, outputs: graph.outputs.map((o) => bufferOf.get(o)!) };
+}
+
+interface OperandView {
+  readonly buf: number;
+  readonly dtype: DType;
+  readonly offset: Dim;
+  readonly strides: readonly Dim[];
+}
+
+function operand(v: View, bufferOf: ReadonlyMap<Node, number>): OperandView {
+  return { buf: bufferOf.get(v.node)!, dtype: v.node.type.dtype, offset: v.offset, strides: v.strides };
+}
+
+function matmulKernel(name: string, n: Node, out: number, viewFor: (x: Node) => OperandView): Kernel {
+  const [a, b] = n.inputs as [Node, Node];
+  const va = viewFor(a);
+  const vb = viewFor(b);
+  // 1-D operands are a row (a) or a column (b) with a zero stride on the missing dim.
+  const aShape = a.type.shape.length === 1 ? [1, a.type.shape[0]!] : a.type.shape;
+  const aStr = a.type.shape.length === 1 ? [0, va.strides[0]!] : va.strides;
+  const bShape = b.type.shape.length === 1 ? [b.type.shape[0]!, 1] : b.type.shape;
+  const bStr = b.type.shape.length === 1 ? [vb.strides[0]!, 0] : vb.strides;
+  const m = aShape[aShape.length - 2]!;
+  const k = aShape[aShape.length - 1]!;
+  const nn = bShape[bShape.length - 1]!;
+  const outBatch = n.type.shape.slice(0, n.type.shape.length - (a.type.shape.length > 1 ? 1 : 0) - (b.type.shape.length > 1 ? 1 : 0));
+  const batchStrides = (shape: Shape, strides: readonly Dim[]): IExpr[] => {
+    const batch = shape.slice(0, -2);
+    const lead = outBatch.length - batch.length;
+    return outBatch.map((d, i) => (i < lead || (batch[i - lead] === 1 && d !== 1) ? ipoly(0) : ipoly(strides[i - lead]!)));
+  };
+  const opnd = (v: OperandView, shape: Shape, strides: readonly Dim[]): MatmulOperand => ({
+    buf: v.buf, dtype: v.dtype, offset: ipoly(v.offset), batchStrides: batchStrides(shape, strides),
+    rowStride: ipoly(strides[strides.length - 2]!), colStride: ipoly(strides[strides.length - 1]!),
+  });
+  return finishKernel(
+    name,
+    [{ k: "matmul", out, outDType: n.type.dtype, batch: outBatch.map(ipoly), m: ipoly(m), n: ipoly(nn), kdim: ipoly(k), a: opnd(va, aShape, aStr), b: opnd(vb, bShape, bStr) }],
+    [n.id],
+  );
+}
+
