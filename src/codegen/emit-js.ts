@@ -130,6 +130,11 @@ const BINARY_JS: Readonly<Record<BinaryOp, (a: string, b: string) => string>> = 
   logical_or: (a, b) => `((${a}) !== 0 || (${b}) !== 0 ? 1 : 0)`,
 };
 
+/** Rounds an op's result to its dtype, as the reference kernels do when they store each op's output. */
+function roundTo(expr: string, dtype: DType): string {
+  return dtype === "f32" ? `Math.fround(${expr})` : dtype === "bf16" ? `bfr(${expr})` : dtype === "f16" ? `hr(${expr})` : expr;
+}
+
 export function emitValue(v: VExpr): string {
   switch (v.k) {
     case "load":
@@ -139,11 +144,11 @@ export function emitValue(v: VExpr): string {
     case "unary": {
       const a = emitValue(v.a);
       if (v.op === "cast") return cast(a, v.dtype);
-      if (v.op === "gelu") return v.approximate === "tanh" ? `geluTanh(${a})` : `gelu(${a})`;
-      return UNARY_JS[v.op](a);
+      if (v.op === "gelu") return roundTo(v.approximate === "tanh" ? `geluTanh(${a})` : `gelu(${a})`, v.dtype);
+      return roundTo(UNARY_JS[v.op](a), v.dtype);
     }
     case "binary":
-      return BINARY_JS[v.op](emitValue(v.a), emitValue(v.b));
+      return roundTo(BINARY_JS[v.op](emitValue(v.a), emitValue(v.b)), v.dtype);
     case "select":
       return `(${emitValue(v.c)} ? ${emitValue(v.a)} : ${emitValue(v.b)})`;
     case "icmp": {
@@ -153,7 +158,7 @@ export function emitValue(v: VExpr): string {
     case "index":
       return emitIndex(v.i);
     case "local":
-      return v.name;
+      return roundTo(v.name, v.dtype);
     default:
       return v satisfies never;
   }
