@@ -49,7 +49,10 @@ interface Entry {
 
 type AnyFn = (...args: never[]) => unknown;
 
-export function compile<M extends TraceableModule<Tensor>>(module: M, options?: CompileOptions): CompiledFn<M["forward"] & AnyFn>;
+/** The forward's own signature when M declares one. */
+type ForwardOf<M> = M extends { forward: infer F } ? (F extends (...args: infer A) => infer R ? (...args: A) => R : AnyFn) : AnyFn;
+
+export function compile<M extends TraceableModule<Tensor>>(module: M, options?: CompileOptions): CompiledFn<ForwardOf<M>>;
 export function compile<F extends AnyFn>(fn: F, options?: CompileOptions): CompiledFn<F>;
 export function compile(target: AnyFn | TraceableModule<Tensor>, options: CompileOptions = {}): CompiledFn<AnyFn> {
   const module = isTraceableModule(target) ? (target as TraceableModule<Tensor>) : undefined;

@@ -94,10 +94,10 @@ test("acceptance 6: bad input gives typed errors naming what is wrong", () => {
   g(randn([2, 4]), w);
   setStance("fail_on_recompile");
   assert.throws(() => g(randn([2, 4, 1]), w), (e: unknown) => e instanceof RecompileError && e.guard.includes("rank"));
-  assert.throws(() => g(randn([2, 4]), w, w), (e: unknown) => e instanceof RecompileError && e.guard === "len(args)");
+  assert.throws(() => (g as (...a: Tensor[]) => Tensor)(randn([2, 4]), w, w), (e: unknown) => e instanceof RecompileError && e.guard === "len(args)");
   setStance("default");
   // Too few arguments on a first call: the op that misses its tensor says so.
-  assert.throws(() => compile(mlp)(randn([2, 4]) as never), (e: unknown) => e instanceof ArgumentError && /matmul: expected a Tensor, got undefined/.test(e.message));
+  assert.throws(() => (compile(mlp) as (...a: Tensor[]) => Tensor)(randn([2, 4])), (e: unknown) => e instanceof ArgumentError && /matmul: expected a Tensor, got undefined/.test(e.message));
   assert.throws(() => compile((x: Tensor) => exp(x))(tensor([1, 2], { dtype: "i32" })), (e: unknown) => e instanceof DTypeError && /exp/.test(e.message) && /i32/.test(e.message));
   assert.throws(() => tensor([1], { dtype: "f64" as never }), (e: unknown) => e instanceof DTypeError && /f64/.test(e.message));
   assert.throws(() => compile(42 as never), ArgumentError);
