@@ -47,6 +47,7 @@ function simplify(node: Node, inputs: readonly Node[], b: GraphBuilder): Node | 
         const inner = x!.attrs.perm as number[];
         const r = perm.length;
         const composed = perm.map((p) => (inner[(p + r) % r]! + r) % r);
+        if (composed.every((p, i) => p === i)) return x!.inputs[0]!;
         return b.node("permute", [x!.inputs[0]!], { perm: composed }, node.source);
       }
       return undefined;
