@@ -1,6 +1,9 @@
 // `kiln demo`: builds a small decoder model Kiln makes itself, compiles it, and runs it at
 // several token counts against eager execution — the quick start's main job until the LLM engine lands.
-import { Embedding, Linear, Module, RMSNorm, type Tensor, add, compile, full, matmul, mul, permute, rmsNorm, silu, slice, softmax, tensor, triu } from "../index.js";
+import { type Tensor, tensor } from "../tensor/index.js";
+import { add, full, matmul, mul, permute, rmsNorm, silu, slice, softmax, triu } from "../ops/index.js";
+import { compile } from "../compile/index.js";
+import { Embedding, Linear, Module, RMSNorm } from "../nn/index.js";
 
 /** A 2-layer decoder (attention + SwiGLU) over token embeddings; weights from a seed. */
 class DemoLayer extends Module {

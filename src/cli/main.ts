@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `kiln` command.
 import { Command } from "commander";
-import { KilnError } from "../index.js";
+import { KilnError } from "../util/index.js";
 import { runDemo } from "./demo.js";
 
 const program = new Command("kiln").description("Kiln: an ahead-of-time ML compiler for TypeScript").version("0.1.0");
