@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as k from "../../src/index.js";
-import { type OpName, type Tensor, compile, interpret, randn, tensor, trace } from "../../src/index.js";
+import { Graph, type OpName, type Tensor, compile, interpret, randn, tensor, trace } from "../../src/index.js";
 import { assertAllClose } from "../helpers/assert-close.js";
 
 type Fn = (...xs: Tensor[]) => Tensor;
@@ -77,6 +77,7 @@ for (const [op, c] of Object.entries(CASES)) {
     assert.equal(compiled.stats.compiles, 1, "dynamic dims must not recompile");
     const args = c.args(3);
     const g = trace(c.fn, args, { dynamic }).graph;
+    assert.equal(Graph.fromJSON(JSON.parse(JSON.stringify(g.toJSON()))).toString(), g.toString(), "JSON round trip");
     assertAllClose(compiled(...args), interpret(g, args)[0]!, { rtol: 1e-5, atol: 1e-6 });
   });
 }
