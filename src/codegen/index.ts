@@ -1,5 +1,6 @@
 // Public face of src/codegen.
-export { generateProgram, type Program, type ProgramBuffer, type DimJSON } from "./program.js";
+export { generateProgram, type Program, type ProgramBuffer, type DimJSON, type GenerateOptions } from "./program.js";
+export { emitProgramC, emitKernelC } from "./emit-c.js";
 export type { Kernel, Stmt, VExpr, IExpr, MatmulOperand, KernelBuffer, ReduceOp } from "./loop-ir.js";
 export { schedule, type Schedule, type BufferInfo, type BufferKind } from "./schedule.js";
 export { planMemory, type MemoryPlan } from "./memory-plan.js";

@@ -6,6 +6,7 @@ import type { Kernel } from "./loop-ir.js";
 import { planMemory } from "./memory-plan.js";
 import { type BufferKind, schedule } from "./schedule.js";
 import { emitProgramJs } from "./emit-js.js";
+import { emitProgramC } from "./emit-c.js";
 
 /** A dim in JSON form: a number or `{sym: …}` (see src/tensor/sym.ts). */
 export type DimJSON = number | { sym: [number, string[]][] };
@@ -30,18 +31,27 @@ export interface Program {
   /** The loop IR, for emitters other than JS and for inspection. */
   readonly kernels: readonly Kernel[];
   readonly js: { readonly source: string };
+  /** The C translation unit (with `kiln_run`), when generated for the native backend. */
+  readonly c?: { readonly source: string; readonly symbols: readonly string[] };
   readonly report: { readonly scheduleMs: number; readonly emitMs: number; readonly kernels: number };
 }
 
 /** JSON round trip: turns symbolic dims (objects with toJSON) into their plain data form. */
 const plain = <T>(x: unknown): T => JSON.parse(JSON.stringify(x)) as T;
 
-export function generateProgram(graph: Graph): Program {
+export interface GenerateOptions {
+  /** Also emit C for the native backend. */
+  readonly native?: boolean;
+}
+
+export function generateProgram(graph: Graph, options: GenerateOptions = {}): Program {
   const t0 = performance.now();
   const sched = schedule(graph);
   const plan = planMemory(sched.buffers, sched.kernels);
   const t1 = performance.now();
   const source = emitProgramJs(sched.kernels);
+  const symbols = graph.symbols.map((s) => s.name);
+  const c = options.native ? { source: emitProgramC(sched.kernels, symbols, sched.buffers.map((b) => b.dtype)), symbols } : undefined;
   const t2 = performance.now();
   return {
     format: 1,
@@ -52,6 +62,7 @@ export function generateProgram(graph: Graph): Program {
     plan: plain(plan),
     kernels: plain(sched.kernels),
     js: { source },
+    ...(c ? { c } : {}),
     report: { scheduleMs: t1 - t0, emitMs: t2 - t1, kernels: sched.kernels.length },
   };
 }

@@ -12,7 +12,8 @@ export interface CompileOptions {
   readonly dynamic?: DynamicSpec;
   /** Compiles kept per function before falling back to eager (default 8). */
   readonly recompileLimit?: number;
-  readonly backend?: "js";
+  /** `native` (C), `js`, or `auto` (default: KILN_BACKEND, else native when a C compiler exists). */
+  readonly backend?: "native" | "js" | "auto";
   /** Name used in logs and errors (defaults to the function's or class's name). */
   readonly name?: string;
 }
@@ -28,6 +29,7 @@ export interface CompileStats {
 }
 
 export interface CompileReport {
+  backend: string;
   trace: number;
   passes: number;
   codegen: number;
@@ -77,9 +79,9 @@ export function compile(target: AnyFn | TraceableModule<Tensor>, options: Compil
     const traced = trace(module ?? (target as AnyFn), args, { dynamic: options.dynamic });
     stats.traces++;
     const t1 = performance.now();
-    const compiled = compileGraph(traced.graph);
+    const compiled = compileGraph(traced.graph, { backend: options.backend });
     stats.compiles++;
-    report = { trace: t1 - t0, ...compiled.times, kernels: compiled.kernels };
+    report = { backend: compiled.backend, trace: t1 - t0, ...compiled.times, kernels: compiled.kernels };
     const entry = { traced, compiled, check: buildGuards(traced.args, traced.graph.symbols) };
     entries.push(entry);
     if (failure) logLine(`recompiled ${name} (${entries.length} of ${limit}): guard ${failure.guard} expected ${failure.expected}, got ${failure.got}`);

@@ -1,0 +1,95 @@
+// The C vector layer the kernel templates are written against: one `kv` type and a few operations per ISA.
+//
+// AVX-512 (16 lanes) and AVX2 (8 lanes) use intrinsics; the portable path uses GCC/Clang vector extensions
+// (4 lanes, SSE2 on x86-64, NEON on arm64). bf16 loads widen 16-bit words into f32 lanes (a shift by 16).
+
+export const SIMD_C = String.raw`
+/* ---- kiln vector layer ---- */
+#if defined(KILN_ISA_AVX512)
+typedef __m512 kv;
+typedef __m128 kv4;
+#define KV_LANES 16
+KILN_INLINE kv kv_zero(void) { return _mm512_setzero_ps(); }
+KILN_INLINE kv kv_set1(float x) { return _mm512_set1_ps(x); }
+KILN_INLINE kv kv_load(const float* p) { return _mm512_loadu_ps(p); }
+KILN_INLINE kv kv_load_part(const float* p, int64_t n) { return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p); }
+KILN_INLINE kv kv_widen_bf16(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+KILN_INLINE kv kv_load_bf16(const uint16_t* p) { return kv_widen_bf16(_mm256_loadu_si256((const __m256i*)p)); }
+KILN_INLINE kv kv_load_bf16_part(const uint16_t* p, int64_t n) { return kv_widen_bf16(_mm256_maskz_loadu_epi16((__mmask16)((1u << n) - 1), p)); }
+KILN_INLINE kv kv_fma(kv a, kv b, kv c) { return _mm512_fmadd_ps(a, b, c); }
+KILN_INLINE kv kv_add(kv a, kv b) { return _mm512_add_ps(a, b); }
+KILN_INLINE void kv_store(float* p, kv v) { _mm512_storeu_ps(p, v); }
+KILN_INLINE void kv_store_part(float* p, kv v, int64_t n) { _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), v); }
+KILN_INLINE float kv_sum(kv v) { return _mm512_reduce_add_ps(v); }
+/* out[0..3] = the sums of a, b, c, d (a transpose-and-add tree). */
+KILN_INLINE kv4 kv_sum4(kv a, kv b, kv c, kv d) {
+  __m256 a8 = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+  __m256 b8 = _mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(b, 1));
+  __m256 c8 = _mm256_add_ps(_mm512_castps512_ps256(c), _mm512_extractf32x8_ps(c, 1));
+  __m256 d8 = _mm256_add_ps(_mm512_castps512_ps256(d), _mm512_extractf32x8_ps(d, 1));
+  __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a8, b8), _mm256_hadd_ps(c8, d8));
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+KILN_INLINE void kv4_store(float* p, kv4 v) { _mm_storeu_ps(p, v); }
+KILN_INLINE float kv4_get(kv4 v, int i) { float t[4]; _mm_storeu_ps(t, v); return t[i]; }
+
+#elif defined(KILN_ISA_AVX2)
+typedef __m256 kv;
+typedef __m128 kv4;
+#define KV_LANES 8
+KILN_INLINE kv kv_zero(void) { return _mm256_setzero_ps(); }
+KILN_INLINE kv kv_set1(float x) { return _mm256_set1_ps(x); }
+KILN_INLINE kv kv_load(const float* p) { return _mm256_loadu_ps(p); }
+KILN_INLINE __m256i kv_mask(int64_t n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+KILN_INLINE kv kv_load_part(const float* p, int64_t n) { return _mm256_maskload_ps(p, kv_mask(n)); }
+KILN_INLINE kv kv_widen_bf16(__m128i h) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); }
+KILN_INLINE kv kv_load_bf16(const uint16_t* p) { return kv_widen_bf16(_mm_loadu_si128((const __m128i*)p)); }
+KILN_INLINE kv kv_load_bf16_part(const uint16_t* p, int64_t n) {
+  uint16_t t[8] = {0};
+  memcpy(t, p, (size_t)n * 2);
+  return kv_load_bf16(t);
+}
+KILN_INLINE kv kv_fma(kv a, kv b, kv c) { return _mm256_fmadd_ps(a, b, c); }
+KILN_INLINE kv kv_add(kv a, kv b) { return _mm256_add_ps(a, b); }
+KILN_INLINE void kv_store(float* p, kv v) { _mm256_storeu_ps(p, v); }
+KILN_INLINE void kv_store_part(float* p, kv v, int64_t n) { _mm256_maskstore_ps(p, kv_mask(n), v); }
+KILN_INLINE float kv_sum(kv v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+KILN_INLINE kv4 kv_sum4(kv a, kv b, kv c, kv d) {
+  __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+KILN_INLINE void kv4_store(float* p, kv4 v) { _mm_storeu_ps(p, v); }
+KILN_INLINE float kv4_get(kv4 v, int i) { float t[4]; _mm_storeu_ps(t, v); return t[i]; }
+
+#else
+typedef float kv __attribute__((vector_size(16)));
+typedef kv kv4;
+#define KV_LANES 4
+KILN_INLINE kv kv_zero(void) { kv z = {0, 0, 0, 0}; return z; }
+KILN_INLINE kv kv_set1(float x) { kv v = {x, x, x, x}; return v; }
+KILN_INLINE kv kv_load(const float* p) { kv v; memcpy(&v, p, sizeof v); return v; }
+KILN_INLINE kv kv_load_part(const float* p, int64_t n) { kv v = kv_zero(); memcpy(&v, p, (size_t)n * 4); return v; }
+KILN_INLINE kv kv_load_bf16(const uint16_t* p) {
+  kv v = {kiln_bf16_to_f32(p[0]), kiln_bf16_to_f32(p[1]), kiln_bf16_to_f32(p[2]), kiln_bf16_to_f32(p[3])};
+  return v;
+}
+KILN_INLINE kv kv_load_bf16_part(const uint16_t* p, int64_t n) {
+  uint16_t t[4] = {0, 0, 0, 0};
+  memcpy(t, p, (size_t)n * 2);
+  return kv_load_bf16(t);
+}
+KILN_INLINE kv kv_fma(kv a, kv b, kv c) { return a * b + c; }
+KILN_INLINE kv kv_add(kv a, kv b) { return a + b; }
+KILN_INLINE void kv_store(float* p, kv v) { memcpy(p, &v, sizeof v); }
+KILN_INLINE void kv_store_part(float* p, kv v, int64_t n) { memcpy(p, &v, (size_t)n * 4); }
+KILN_INLINE float kv_sum(kv v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+KILN_INLINE kv4 kv_sum4(kv a, kv b, kv c, kv d) { kv4 r = {kv_sum(a), kv_sum(b), kv_sum(c), kv_sum(d)}; return r; }
+KILN_INLINE void kv4_store(float* p, kv4 v) { memcpy(p, &v, sizeof v); }
+KILN_INLINE float kv4_get(kv4 v, int i) { return v[i]; }
+#endif
+`;

@@ -1,0 +1,118 @@
+// The C toolchain: finds a compiler and Node's N-API headers, builds shared objects
+// content-addressed by (source, compiler identity, flags), keeps the source on failure.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { CompileError, CompilerNotFoundError, KilnError, readEnv, sha256Hex } from "../../util/index.js";
+
+export class NodeHeadersNotFoundError extends KilnError {
+  readonly code = "E_NODE_HEADERS";
+  constructor(readonly tried: readonly string[]) {
+    super(`Node's N-API headers (node_api.h) not found (tried ${tried.join(", ")}); install node-api-headers or use KILN_BACKEND=js`);
+  }
+}
+
+export interface Compiler {
+  readonly path: string;
+  /** First line of `--version`, e.g. "gcc (Debian 12.2.0-14) 12.2.0". */
+  readonly version: string;
+  /** `-dumpmachine`, e.g. "x86_64-linux-gnu". */
+  readonly target: string;
+}
+
+export interface Toolchain {
+  readonly compiler: Compiler;
+  readonly includeDir: string;
+  readonly flags: readonly string[];
+  /** Where built objects and kept sources live. */
+  readonly buildDir: string;
+}
+
+let cached: { key: string; value: Toolchain | KilnError } | undefined;
+
+function probe(cc: string): Compiler | undefined {
+  const r = spawnSync(cc, ["--version"], { encoding: "utf8" });
+  if (r.status !== 0 || r.error) return undefined;
+  const target = spawnSync(cc, ["-dumpmachine"], { encoding: "utf8" });
+  return { path: cc, version: r.stdout.split("\n")[0]!.trim(), target: (target.stdout ?? "").trim() };
+}
+
+function findHeaders(): string {
+  const tried = [join(dirname(process.execPath), "..", "include", "node"), "/usr/include/node", "/usr/local/include/node"];
+  try {
+    const pkg = createRequire(import.meta.url).resolve("node-api-headers/package.json");
+    tried.push(join(dirname(pkg), "include"));
+  } catch {
+    // optional package not installed
+  }
+  const found = tried.find((d) => existsSync(join(d, "node_api.h")));
+  if (!found) throw new NodeHeadersNotFoundError(tried);
+  return found;
+}
+
+/** The toolchain for this process (cached per KILN_CC); throws CompilerNotFoundError / NodeHeadersNotFoundError. */
+export function getToolchain(): Toolchain {
+  const env = readEnv();
+  const key = `${env.cc ?? ""}`;
+  if (!cached || cached.key !== key) {
+    try {
+      const candidates = env.cc ? [env.cc] : ["cc", "gcc", "clang"];
+      const compiler = candidates.map(probe).find((c) => c !== undefined);
+      if (!compiler) throw new CompilerNotFoundError(candidates);
+      const buildDir = join(tmpdir(), `kiln-build-${process.getuid?.() ?? "user"}`);
+      mkdirSync(buildDir, { recursive: true, mode: 0o700 });
+      cached = {
+        key,
+        value: { compiler, includeDir: findHeaders(), flags: ["-O3", "-march=native", "-fPIC", "-shared", "-fopenmp", "-std=gnu11", "-lm"], buildDir },
+      };
+    } catch (e) {
+      if (!(e instanceof KilnError)) throw e;
+      cached = { key, value: e };
+    }
+  }
+  if (cached.value instanceof KilnError) throw cached.value;
+  return cached.value;
+}
+
+/** Whether a native toolchain is usable here (no throw). */
+export function hasToolchain(): boolean {
+  try {
+    getToolchain();
+    return true;
+  } catch (e) {
+    if (e instanceof KilnError) return false;
+    throw e;
+  }
+}
+
+export interface BuildResult {
+  readonly path: string;
+  readonly sha256: string;
+  /** False when the object was already in the build folder. */
+  readonly compiled: boolean;
+}
+
+let invocations = 0;
+/** How many times this process ran the C compiler (tests assert counts, never times). */
+export const compilerInvocations = (): number => invocations;
+
+/** Compiles `source` into a loadable `.node` object, reusing an identical earlier build. */
+export function buildSharedObject(source: string, tc: Toolchain = getToolchain()): BuildResult {
+  const sha = sha256Hex(JSON.stringify([source, tc.compiler.version, tc.compiler.target, tc.flags]));
+  const out = join(tc.buildDir, `${sha}.node`);
+  if (existsSync(out)) return { path: out, sha256: sha, compiled: false };
+  const src = join(tc.buildDir, `${sha}.c`);
+  writeFileSync(src, source);
+  const tmp = `${out}.${process.pid}.tmp`;
+  invocations++;
+  try {
+    execFileSync(tc.compiler.path, [...tc.flags.filter((f) => f !== "-lm"), `-I${tc.includeDir}`, "-o", tmp, src, "-lm"], { stdio: ["ignore", "pipe", "pipe"] });
+  } catch (e) {
+    const stderr = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message);
+    throw new CompileError(stderr.trim(), src, { cause: e });
+  }
+  renameSync(tmp, out);
+  return { path: out, sha256: sha, compiled: true };
+}

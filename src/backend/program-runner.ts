@@ -1,0 +1,75 @@
+// Runs a Program through any backend's entry point: binds symbols from input shapes, lays
+// buffers out per the memory plan (slots reused while sizes are unchanged), wraps outputs.
+import { type Dim, type Storage, Tensor, allocStorage, dimFromJSON, encodeValues, evalDim, isSym } from "../tensor/index.js";
+import type { Program } from "../codegen/index.js";
+import { ArgumentError, DTypeError, ShapeError } from "../util/index.js";
+
+export interface Executable {
+  run(inputs: readonly Tensor[]): Tensor[];
+  readonly kernelCount: number;
+}
+
+/** A backend's entry: runs every kernel over the buffers, given the symbol values. */
+export type ProgramEntry = (buffers: Storage[], symbols: Record<string, number>) => void;
+
+export function createExecutable(program: Program, run: ProgramEntry): Executable {
+  const inputShapes = program.inputs.map((i) => i.shape.map(dimFromJSON));
+  const outputShapes = program.outputs.map((o) => o.shape.map(dimFromJSON));
+  const sizes = program.buffers.map((b) => dimFromJSON(b.size));
+  const slotSizes = program.plan.slots.map((s) => s.sizes.map(dimFromJSON));
+  const constants = new Map(program.buffers.filter((b) => b.kind === "const").map((b) => [b.id, encodeValues(b.dtype, b.values!)]));
+  let cachedKey = "";
+  let cachedSlots: Storage[] = [];
+
+  const bindSymbols = (inputs: readonly Tensor[]): Record<string, number> => {
+    if (inputs.length !== program.inputs.length) {
+      throw new ArgumentError("compiled program", `expected ${program.inputs.length} inputs (${program.inputs.map((i) => i.name).join(", ")}), got ${inputs.length}`);
+    }
+    const env: Record<string, number> = {};
+    program.inputs.forEach((spec, i) => {
+      const t = inputs[i]!;
+      if (t.dtype !== spec.dtype) throw new DTypeError(`input '${spec.name}'`, spec.dtype, t.dtype);
+      const shape = inputShapes[i]!;
+      if (t.rank !== shape.length) throw new ShapeError(`input '${spec.name}'`, `rank ${shape.length}`, t.shape);
+      shape.forEach((d: Dim, a) => {
+        if (isSym(d) && env[String(d)] === undefined && d.symbols().length === 1 && String(d) === d.symbols()[0]) env[String(d)] = t.dims[a]!;
+        else if (evalDim(d, env) !== t.dims[a]) throw new ShapeError(`input '${spec.name}'`, `dim ${a} = ${String(d)}`, t.dims);
+      });
+    });
+    return env;
+  };
+
+  return {
+    kernelCount: program.report.kernels,
+    run(inputs) {
+      const env = bindSymbols(inputs);
+      const key = JSON.stringify(env);
+      if (key !== cachedKey) {
+        cachedSlots = program.plan.slots.map((s, i) => allocStorage(s.dtype, Math.max(0, ...slotSizes[i]!.map((d) => evalDim(d, env)))));
+        cachedKey = key;
+      }
+      const buffers: Storage[] = program.buffers.map((b) => {
+        switch (b.kind) {
+          case "input": {
+            const t = inputs[b.inputIndex!]!;
+            return t.isContiguous() && t.offset === 0 ? t.storage : t.contiguous().storage;
+          }
+          case "const":
+            return constants.get(b.id)!;
+          case "temp":
+            return cachedSlots[program.plan.slotOf[b.id]!]!;
+          case "output":
+            return allocStorage(b.dtype, evalDim(sizes[b.id]!, env));
+          default:
+            return b.kind satisfies never;
+        }
+      });
+      run(buffers, env);
+      return program.outputs.map((o, i) => {
+        const b = program.buffers[o.buf]!;
+        const shape = outputShapes[i]!.map((d) => evalDim(d, env));
+        return b.kind === "input" ? inputs[b.inputIndex!]! : new Tensor(b.dtype, shape, buffers[o.buf]!);
+      });
+    },
+  };
+}

@@ -1,0 +1,257 @@
+// The C emitter: loop IR → one C translation unit with a static function per kernel and
+// `kiln_run(void **bufs, const int64_t *syms)` running them all (one native call per forward).
+// Float math is done in float (each op rounds to f32 as the reference does), sums accumulate
+// in double; bf16/f16 are converted with round-to-nearest-even helpers.
+import { type DType, isSym } from "../tensor/index.js";
+import type { BinaryOp, UnaryOp } from "../ops/index.js";
+import type { IExpr, Kernel, MatmulOperand, Stmt, VExpr } from "./loop-ir.js";
+
+const C_STORAGE: Readonly<Record<DType, string>> = { f32: "float", bf16: "uint16_t", f16: "uint16_t", i32: "int32_t", i64: "int64_t", bool: "uint8_t" };
+const C_VALUE: Readonly<Record<DType, string>> = { f32: "float", bf16: "float", f16: "float", i32: "int32_t", i64: "int64_t", bool: "int" };
+const isFloat = (d: DType) => d === "f32" || d === "bf16" || d === "f16";
+
+export const C_PRELUDE = `#include <stdint.h>
+#include <math.h>
+#include <string.h>
+static inline float k_bf2f(uint16_t u) { uint32_t x = (uint32_t)u << 16; float f; memcpy(&f, &x, 4); return f; }
+static inline uint16_t k_f2bf(float f) { uint32_t u; memcpy(&u, &f, 4);
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x7fffffu)) return (uint16_t)((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1u); return (uint16_t)(u >> 16); }
+static inline float k_h2f(uint16_t h) { uint32_t s = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff; float f;
+  if (e == 0) { f = (float)m * 5.9604644775390625e-8f; return s ? -f : f; }
+  uint32_t u = e == 31 ? (s | 0x7f800000u | (m << 13)) : (s | ((e + 112) << 23) | (m << 13)); memcpy(&f, &u, 4); return f; }
+static inline uint16_t k_f2h(float f) { uint32_t u; memcpy(&u, &f, 4); uint32_t sign = (u >> 16) & 0x8000, exp = (u >> 23) & 0xff, mant = u & 0x7fffff;
+  if (exp == 0xff) return (uint16_t)(sign | 0x7c00 | (mant ? 0x200 : 0)); int e = (int)exp - 112;
+  if (e >= 31) return (uint16_t)(sign | 0x7c00);
+  if (e <= 0) { if (e < -10) return (uint16_t)sign; mant |= 0x800000; int shift = 14 - e; uint32_t half = 1u << (shift - 1), rest = mant & ((1u << shift) - 1), h = mant >> shift;
+    if (rest > half || (rest == half && (h & 1))) h++; return (uint16_t)(sign | h); }
+  uint32_t h = ((uint32_t)e << 10) | (mant >> 13), rest = mant & 0x1fff; if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++; return (uint16_t)(sign | h); }
+static inline float k_bfr(float x) { return k_bf2f(k_f2bf(x)); }
+static inline float k_hr(float x) { return k_h2f(k_f2h(x)); }
+static inline float k_fmax(float a, float b) { return (a != a || b != b) ? NAN : (a > b ? a : b); }
+static inline float k_fmin(float a, float b) { return (a != a || b != b) ? NAN : (a < b ? a : b); }
+static inline float k_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+static inline float k_silu(float x) { return x / (1.0f + expf(-x)); }
+static inline float k_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+static inline float k_gelu_tanh(float x) { return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x))); }
+static inline int64_t k_ix(int64_t v, int64_t n) { return v < 0 ? v + n : v; }
+`;
+
+function num(v: number, dtype: DType): string {
+  if (Number.isNaN(v)) return "NAN";
+  if (v === Infinity) return "INFINITY";
+  if (v === -Infinity) return "(-INFINITY)";
+  if (!isFloat(dtype)) return `((${C_VALUE[dtype]})${Math.trunc(v)})`;
+  return `${Number.isInteger(v) ? v.toFixed(1) : v.toPrecision(9)}f`;
+}
+
+export function emitIndexC(e: IExpr): string {
+  switch (e.k) {
+    case "poly": {
+      if (!isSym(e.p)) return `(int64_t)${e.p}`;
+      const terms = [...e.p.terms].map(([mono, c]) => (mono === "" ? `(int64_t)${c}` : c === 1 ? mono : `(int64_t)${c}*${mono}`));
+      return `(${terms.join(" + ")})`;
+    }
+    case "add":
+      return `(${emitIndexC(e.a)} + ${emitIndexC(e.b)})`;
+    case "mul":
+      return `(${emitIndexC(e.a)} * ${emitIndexC(e.b)})`;
+    case "div":
+      return `(${emitIndexC(e.a)} / ${emitIndexC(e.b)})`;
+    case "mod":
+      return `(${emitIndexC(e.a)} % ${emitIndexC(e.b)})`;
+    case "fromValue":
+      return `k_ix((int64_t)(${emitValueC(e.v)}), ${emitIndexC(e.size)})`;
+    default:
+      return e satisfies never;
+  }
+}
+
+function loadC(buf: number, index: string, dtype: DType): string {
+  const raw = `b${buf}[${index}]`;
+  return dtype === "bf16" ? `k_bf2f(${raw})` : dtype === "f16" ? `k_h2f(${raw})` : raw;
+}
+
+function storeC(value: string, dtype: DType): string {
+  switch (dtype) {
+    case "bf16":
+      return `k_f2bf(${value})`;
+    case "f16":
+      return `k_f2h(${value})`;
+    case "bool":
+      return `(uint8_t)((${value}) ? 1 : 0)`;
+    case "f32":
+      return `(float)(${value})`;
+    case "i32":
+      return `(int32_t)(${value})`;
+    case "i64":
+      return `(int64_t)(${value})`;
+    default:
+      return dtype satisfies never;
+  }
+}
+
+function round(expr: string, dtype: DType): string {
+  return dtype === "bf16" ? `k_bfr(${expr})` : dtype === "f16" ? `k_hr(${expr})` : expr;
+}
+
+const UNARY_C: Readonly<Record<Exclude<UnaryOp, "cast" | "gelu">, (a: string, d: DType) => string>> = {
+  neg: (a) => `(-(${a}))`,
+  abs: (a, d) => (isFloat(d) ? `fabsf(${a})` : `((${a}) < 0 ? -(${a}) : (${a}))`),
+  exp: (a) => `expf(${a})`,
+  log: (a) => `logf(${a})`,
+  sqrt: (a) => `sqrtf(${a})`,
+  rsqrt: (a) => `(1.0f / sqrtf(${a}))`,
+  sin: (a) => `sinf(${a})`,
+  cos: (a) => `cosf(${a})`,
+  tanh: (a) => `tanhf(${a})`,
+  sigmoid: (a) => `k_sigmoid(${a})`,
+  silu: (a) => `k_silu(${a})`,
+  relu: (a, d) => (isFloat(d) ? `k_fmax(${a}, 0.0f)` : `((${a}) > 0 ? (${a}) : 0)`),
+  reciprocal: (a) => `(1.0f / (${a}))`,
+  logical_not: (a) => `(!(${a}))`,
+};
+
+const ARITH: ReadonlySet<BinaryOp> = new Set(["add", "sub", "mul", "div", "pow", "maximum", "minimum"]);
+
+function binaryC(op: BinaryOp, a: string, b: string, d: DType): string {
+  if (ARITH.has(op)) {
+    const t = C_VALUE[d];
+    [a, b] = [`((${t})(${a}))`, `((${t})(${b}))`];
+  }
+  switch (op) {
+    case "add": return `(${a} + ${b})`;
+    case "sub": return `(${a} - ${b})`;
+    case "mul": return `(${a} * ${b})`;
+    case "div": return `(${a} / ${b})`;
+    case "pow": return `powf(${a}, ${b})`;
+    case "maximum": return isFloat(d) ? `k_fmax(${a}, ${b})` : `(${a} > ${b} ? ${a} : ${b})`;
+    case "minimum": return isFloat(d) ? `k_fmin(${a}, ${b})` : `(${a} < ${b} ? ${a} : ${b})`;
+    case "eq": return `(${a} == ${b})`;
+    case "ne": return `(${a} != ${b})`;
+    case "lt": return `(${a} < ${b})`;
+    case "le": return `(${a} <= ${b})`;
+    case "gt": return `(${a} > ${b})`;
+    case "ge": return `(${a} >= ${b})`;
+    case "logical_and": return `((${a}) != 0 && (${b}) != 0)`;
+    case "logical_or": return `((${a}) != 0 || (${b}) != 0)`;
+    default: return op satisfies never;
+  }
+}
+
+export function emitValueC(v: VExpr): string {
+  switch (v.k) {
+    case "load":
+      return loadC(v.buf, emitIndexC(v.index), v.dtype);
+    case "const":
+      return round(num(v.v, v.dtype), v.dtype);
+    case "unary": {
+      const a = emitValueC(v.a);
+      if (v.op === "cast") {
+        if (isFloat(v.dtype)) return round(`((float)(${a}))`, v.dtype);
+        return v.dtype === "bool" ? `((${a}) ? 1 : 0)` : `((${C_VALUE[v.dtype]})(${a}))`;
+      }
+      if (v.op === "gelu") return round(v.approximate === "tanh" ? `k_gelu_tanh(${a})` : `k_gelu(${a})`, v.dtype);
+      return round(UNARY_C[v.op](a, v.dtype), v.dtype);
+    }
+    case "binary":
+      return round(binaryC(v.op, emitValueC(v.a), emitValueC(v.b), v.dtype), v.dtype);
+    case "select":
+      return `((${emitValueC(v.c)}) ? (${C_VALUE[v.dtype]})(${emitValueC(v.a)}) : (${C_VALUE[v.dtype]})(${emitValueC(v.b)}))`;
+    case "icmp": {
+      const op = v.op === "lt" ? "<" : v.op === "ge" ? ">=" : "<=";
+      return `(${emitIndexC(v.a)} ${op} ${emitIndexC(v.b)})`;
+    }
+    case "index":
+      return isFloat(v.dtype) ? `((float)${emitIndexC(v.i)})` : emitIndexC(v.i);
+    case "local":
+      return isFloat(v.dtype) ? round(`((float)${v.name})`, v.dtype) : v.name;
+    default:
+      return v satisfies never;
+  }
+}
+
+function stmtC(s: Stmt, pad: string): string[] {
+  switch (s.k) {
+    case "for":
+      return [`${pad}for (int64_t ${s.v} = 0; ${s.v} < ${emitIndexC(s.extent)}; ${s.v}++) {`, ...s.body.flatMap((b) => stmtC(b, pad + "  ")), `${pad}}`];
+    case "reduce": {
+      const inner = pad + "  ";
+      const t = `${s.acc}_t`;
+      const accType = !isFloat(s.dtype) ? "int64_t" : s.op === "sum" ? "double" : "float";
+      const init = { sum: "0", max: isFloat(s.dtype) ? "(-INFINITY)" : "INT64_MIN", min: isFloat(s.dtype) ? "INFINITY" : "INT64_MAX", argmax: isFloat(s.dtype) ? "(-INFINITY)" : "INT64_MIN" }[s.op];
+      const combine = {
+        sum: `${s.acc} += ${t};`,
+        max: `if (${t} > ${s.acc} || ${t} != ${t}) ${s.acc} = ${t};`,
+        min: `if (${t} < ${s.acc} || ${t} != ${t}) ${s.acc} = ${t};`,
+        argmax: `if (!(${t} <= ${s.acc}) && ${s.acc} == ${s.acc}) { ${s.acc} = ${t}; ${s.acc}_i = ${s.v}; }`,
+      }[s.op];
+      return [
+        `${pad}${accType} ${s.acc} = ${init};${s.op === "argmax" ? ` int64_t ${s.acc}_i = 0;` : ""}`,
+        `${pad}for (int64_t ${s.v} = 0; ${s.v} < ${emitIndexC(s.extent)}; ${s.v}++) {`,
+        ...s.body.flatMap((b) => stmtC(b, inner)),
+        `${inner}${C_VALUE[s.dtype]} ${t} = ${emitValueC(s.value)};`,
+        `${inner}${combine}`,
+        `${pad}}`,
+      ];
+    }
+    case "store":
+      return [`${pad}b${s.buf}[${emitIndexC(s.index)}] = ${storeC(emitValueC(s.value), s.dtype)};`];
+    case "matmul":
+      return matmulC(s, pad);
+    default:
+      return s satisfies never;
+  }
+}
+
+function operandC(o: MatmulOperand, base: string, row: string, col: string): string {
+  return loadC(o.buf, `${base} + ${row}*${emitIndexC(o.rowStride)} + ${col}*${emitIndexC(o.colStride)}`, o.dtype);
+}
+
+/** Generic strided matmul, threaded over rows; the tuned GEMM/GEMV templates replace it for the common layouts. */
+function matmulC(s: Extract<Stmt, { k: "matmul" }>, pad: string): string[] {
+  const [M, N, K] = [emitIndexC(s.m), emitIndexC(s.n), emitIndexC(s.kdim)];
+  const batch = s.batch.map(emitIndexC);
+  const nb = batch.length ? batch.join(" * ") : "1";
+  // Unravel the flat batch index t into per-dim offsets of A and B.
+  const unravel = (o: MatmulOperand) => {
+    if (!batch.length) return emitIndexC(o.offset);
+    let rest = "t";
+    const terms = [emitIndexC(o.offset)];
+    for (let i = batch.length - 1; i >= 0; i--) {
+      terms.push(`((${rest}) % ${batch[i]}) * ${emitIndexC(o.batchStrides[i]!)}`);
+      rest = `(${rest}) / ${batch[i]}`;
+    }
+    return terms.join(" + ");
+  };
+  return [
+    `${pad}{`,
+    `${pad}  const int64_t M = ${M}, N = ${N}, K = ${K}, NB = ${nb};`,
+    `${pad}  #pragma omp parallel for collapse(2) schedule(static)`,
+    `${pad}  for (int64_t t = 0; t < NB; t++)`,
+    `${pad}  for (int64_t i = 0; i < M; i++) {`,
+    `${pad}    const int64_t ao = ${unravel(s.a)}, bo = ${unravel(s.b)};`,
+    `${pad}    for (int64_t j = 0; j < N; j++) {`,
+    `${pad}      float acc = 0.0f;`,
+    `${pad}      #pragma omp simd reduction(+:acc)`,
+    `${pad}      for (int64_t k = 0; k < K; k++) acc += ${operandC(s.a, "ao", "i", "k")} * ${operandC(s.b, "bo", "k", "j")};`,
+    `${pad}      b${s.out}[(t * M + i) * N + j] = ${storeC("acc", s.outDType)};`,
+    `${pad}    }`,
+    `${pad}  }`,
+    `${pad}}`,
+  ];
+}
+
+export function emitKernelC(k: Kernel): string {
+  const params = [...k.buffers.map((b) => `${b.role === "in" ? "const " : ""}${C_STORAGE[b.dtype]} *restrict b${b.buf}`), ...k.symbols.map((s) => `int64_t ${s}`)];
+  return [`static void ${k.name}(${params.join(", ")}) {`, ...k.body.flatMap((s) => stmtC(s, "  ")), "}"].join("\n");
+}
+
+/** The whole program as C: prelude, kernels and `kiln_run`. `symbols` fixes the order of `syms`. */
+export function emitProgramC(kernels: readonly Kernel[], symbols: readonly string[], bufferDTypes: readonly DType[]): string {
+  const calls = kernels.map((k) => {
+    const args = [...k.buffers.map((b) => `(${C_STORAGE[bufferDTypes[b.buf]!]}*)bufs[${b.buf}]`), ...k.symbols.map((s) => `syms[${symbols.indexOf(s)}]`)];
+    return `  ${k.name}(${args.join(", ")});`;
+  });
+  return [C_PRELUDE, ...kernels.map(emitKernelC), "void kiln_run(void **bufs, const int64_t *syms) {", "  (void)syms;", ...calls, "}", ""].join("\n");
+}
