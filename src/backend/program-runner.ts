@@ -17,7 +17,7 @@ export function createExecutable(program: Program, run: ProgramEntry): Executabl
   const outputShapes = program.outputs.map((o) => o.shape.map(dimFromJSON));
   const sizes = program.buffers.map((b) => dimFromJSON(b.size));
   const slotSizes = program.plan.slots.map((s) => s.sizes.map(dimFromJSON));
-  const constants = new Map(program.buffers.filter((b) => b.kind === "const").map((b) => [b.id, encodeValues(b.dtype, b.values!)]));
+  const constants = new Map(program.buffers.filter((b) => b.kind === "const").map((b) => [b.id, encodeValues(b.dtype, b.values!.map(Number))]));
   let cachedKey = "";
   let cachedSlots: Storage[] = [];
 

@@ -5,6 +5,7 @@
 import { type DType, isSym } from "../tensor/index.js";
 import type { BinaryOp, UnaryOp } from "../ops/index.js";
 import type { IExpr, Kernel, MatmulOperand, Stmt, VExpr } from "./loop-ir.js";
+import { distinctKernels } from "./distinct-kernels.js";
 
 const C_STORAGE: Readonly<Record<DType, string>> = { f32: "float", bf16: "uint16_t", f16: "uint16_t", i32: "int32_t", i64: "int64_t", bool: "uint8_t" };
 const C_VALUE: Readonly<Record<DType, string>> = { f32: "float", bf16: "float", f16: "float", i32: "int32_t", i64: "int64_t", bool: "int" };
@@ -249,9 +250,11 @@ export function emitKernelC(k: Kernel): string {
 
 /** The whole program as C: prelude, kernels and `kiln_run`. `symbols` fixes the order of `syms`. */
 export function emitProgramC(kernels: readonly Kernel[], symbols: readonly string[], bufferDTypes: readonly DType[]): string {
-  const calls = kernels.map((k) => {
-    const args = [...k.buffers.map((b) => `(${C_STORAGE[bufferDTypes[b.buf]!]}*)bufs[${b.buf}]`), ...k.symbols.map((s) => `syms[${symbols.indexOf(s)}]`)];
-    return `  ${k.name}(${args.join(", ")});`;
+  const { functions, calls } = distinctKernels(kernels, emitKernelC);
+  const lines = calls.map((c) => {
+    const f = functions[c.fn]!;
+    const args = [...c.buffers.map((b) => `(${C_STORAGE[bufferDTypes[b]!]}*)bufs[${b}]`), ...f.symbols.map((s) => `syms[${symbols.indexOf(s)}]`)];
+    return `  ${f.name}(${args.join(", ")});`;
   });
-  return [C_PRELUDE, ...kernels.map(emitKernelC), "void kiln_run(void **bufs, const int64_t *syms) {", "  (void)syms;", ...calls, "}", ""].join("\n");
+  return [C_PRELUDE, ...functions.map(emitKernelC), "void kiln_run(void **bufs, const int64_t *syms) {", "  (void)syms;", ...lines, "}", ""].join("\n");
 }

@@ -5,6 +5,7 @@ import { type DType, Tensor, isSym } from "../tensor/index.js";
 import type { BinaryOp, UnaryOp } from "../ops/index.js";
 import { InternalError } from "../util/index.js";
 import type { IExpr, Kernel, MatmulOperand, Stmt, VExpr } from "./loop-ir.js";
+import { distinctKernels } from "./distinct-kernels.js";
 
 /** Names of the runtime helpers a JS program may call (the backend supplies them). */
 export const JS_RUNTIME_HELPERS = ["bf2f", "f2bf", "h2f", "f2h", "bfr", "hr", "erf", "gelu", "geluTanh", "fmax", "fmin", "sigmoid", "silu", "ix"] as const;
@@ -253,11 +254,15 @@ export function emitKernelJs(k: Kernel): string {
 /** The whole program: helpers from `rt`, every kernel, and `run(B, S)` calling them in order. */
 export function emitProgramJs(kernels: readonly Kernel[]): string {
   for (const k of kernels) if (!/^[A-Za-z_]\w*$/.test(k.name)) throw new InternalError(`bad kernel name ${k.name}`);
-  const calls = kernels.map((k) => `  ${k.name}(${[...k.buffers.map((b) => `B[${b.buf}]`), ...k.symbols.map((s) => `S.${s}`)].join(", ")});`);
+  const { functions, calls: distinct } = distinctKernels(kernels, emitKernelJs);
+  const calls = distinct.map((c) => {
+    const f = functions[c.fn]!;
+    return `  ${f.name}(${[...c.buffers.map((b) => `B[${b}]`), ...f.symbols.map((s) => `S.${s}`)].join(", ")});`;
+  });
   return [
     `"use strict";`,
     `const { ${JS_RUNTIME_HELPERS.join(", ")} } = rt;`,
-    ...kernels.map(emitKernelJs),
+    ...functions.map(emitKernelJs),
     `return function run(B, S) {`,
     ...calls,
     `};`,

@@ -6,3 +6,4 @@ export { schedule, type Schedule, type BufferInfo, type BufferKind } from "./sch
 export { planMemory, type MemoryPlan } from "./memory-plan.js";
 export { emitProgramJs, emitKernelJs, JS_RUNTIME_HELPERS } from "./emit-js.js";
 export { printKernel } from "./print-kernel.js";
+export { distinctKernels, type DistinctKernels, type KernelCall } from "./distinct-kernels.js";

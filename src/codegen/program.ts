@@ -17,7 +17,8 @@ export interface ProgramBuffer {
   readonly dtype: DType;
   readonly size: DimJSON;
   readonly inputIndex?: number;
-  readonly values?: readonly number[];
+  /** Constant values; non-finite ones as the strings "NaN", "Infinity", "-Infinity" (JSON has no such numbers). */
+  readonly values?: readonly (number | string)[];
 }
 
 export interface Program {
@@ -58,7 +59,7 @@ export function generateProgram(graph: Graph, options: GenerateOptions = {}): Pr
     symbols: graph.symbols.map((s) => ({ ...s })),
     inputs: graph.inputs.map((n) => ({ name: String(n.attrs.name), dtype: n.type.dtype, shape: plain(n.type.shape) })),
     outputs: graph.outputs.map((o, i) => ({ buf: sched.outputs[i]!, shape: plain(o.type.shape) })),
-    buffers: plain(sched.buffers.map(({ node: _node, ...b }) => b)),
+    buffers: plain(sched.buffers.map(({ node: _node, values, ...b }) => (values ? { ...b, values: values.map((v) => (Number.isFinite(v) ? v : String(v))) } : b))),
     plan: plain(plan),
     kernels: plain(sched.kernels),
     js: { source },

@@ -26,6 +26,8 @@ export interface CompileStats {
   cacheHits: number;
   guardFailures: number;
   eagerFallbacks: number;
+  /** Calls into native code (the native backend makes exactly one per forward). */
+  nativeCalls: number;
 }
 
 export interface CompileReport {
@@ -62,7 +64,7 @@ export function compile(target: AnyFn | TraceableModule<Tensor>, options: Compil
   const name = options.name ?? (module ? module.constructor.name : (target as AnyFn).name || "anonymous");
   const limit = options.recompileLimit ?? 8;
   const eager = (args: readonly unknown[]) => (module ? module.forward(...(args as never[])) : (target as AnyFn)(...(args as never[])));
-  const stats: CompileStats = { calls: 0, traces: 0, compiles: 0, cacheHits: 0, guardFailures: 0, eagerFallbacks: 0 };
+  const stats: CompileStats = { calls: 0, traces: 0, compiles: 0, cacheHits: 0, guardFailures: 0, eagerFallbacks: 0, nativeCalls: 0 };
   const entries: Entry[] = [];
   let report: CompileReport | undefined;
   let warnedFallback = false;
@@ -116,7 +118,8 @@ export function compile(target: AnyFn | TraceableModule<Tensor>, options: Compil
     return run(compileFor(args, failure), args);
   }) as unknown as CompiledFn<AnyFn>;
 
-  Object.defineProperty(compiled, "stats", { get: () => ({ ...stats }) });
+  const nativeCalls = () => entries.reduce((n, e) => n + ((e.compiled.executable as { nativeCalls?: () => number }).nativeCalls?.() ?? 0), 0);
+  Object.defineProperty(compiled, "stats", { get: () => ({ ...stats, nativeCalls: nativeCalls() }) });
   Object.defineProperty(compiled, "lastCompileReport", { get: () => report });
   return compiled;
 }

@@ -1,10 +1,10 @@
 // The native backend: builds a Program's C (with the N-API glue) into a shared object,
 // loads it with process.dlopen, and runs a whole forward in one native call.
-import type { Program } from "../../codegen/index.js";
-import { InternalError } from "../../util/index.js";
-import { type Executable, createExecutable } from "../program-runner.js";
-import { NAPI_GLUE } from "./napi-glue.js";
-import { type BuildResult, buildSharedObject } from "./toolchain.js";
+import type { Program } from "../codegen/index.js";
+import { InternalError } from "../util/index.js";
+import { type Executable, createExecutable } from "./program-runner.js";
+import { NAPI_GLUE } from "./native-glue.js";
+import { type BuildResult, buildSharedObject } from "./native-toolchain.js";
 
 interface NativeModule {
   run(buffers: ArrayBufferView[], symbols: Float64Array): void;

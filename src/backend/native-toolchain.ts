@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { CompileError, CompilerNotFoundError, KilnError, readEnv, sha256Hex } from "../../util/index.js";
+import { CompileError, CompilerNotFoundError, KilnError, readEnv, sha256Hex } from "../util/index.js";
 
 export class NodeHeadersNotFoundError extends KilnError {
   readonly code = "E_NODE_HEADERS";
