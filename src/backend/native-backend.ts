@@ -35,8 +35,9 @@ export function nativeSource(program: Program): string {
   return program.c.source + NAPI_GLUE;
 }
 
-export function loadNativeProgram(program: Program): NativeExecutable {
-  const object = buildSharedObject(nativeSource(program));
+/** Builds (or reuses) the program's object, or loads a given prebuilt one without compiling. */
+export function loadNativeProgram(program: Program, prebuilt?: BuildResult): NativeExecutable {
+  const object = prebuilt ?? buildSharedObject(nativeSource(program));
   const mod = load(object.path);
   const order = program.c!.symbols;
   const symbols = new Float64Array(Math.max(1, order.length));

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { CompileError, CompilerNotFoundError, KilnError, readEnv, sha256Hex } from "../util/index.js";
+import { CompileError, CompilerNotFoundError, KilnError, bump, counters, readEnv, sha256Hex } from "../util/index.js";
 
 export class NodeHeadersNotFoundError extends KilnError {
   readonly code = "E_NODE_HEADERS";
@@ -94,9 +94,8 @@ export interface BuildResult {
   readonly compiled: boolean;
 }
 
-let invocations = 0;
 /** How many times this process ran the C compiler (tests assert counts, never times). */
-export const compilerInvocations = (): number => invocations;
+export const compilerInvocations = (): number => counters().compilerInvocations;
 
 /** Compiles `source` into a loadable `.node` object, reusing an identical earlier build. */
 export function buildSharedObject(source: string, tc: Toolchain = getToolchain()): BuildResult {
@@ -106,7 +105,7 @@ export function buildSharedObject(source: string, tc: Toolchain = getToolchain()
   const src = join(tc.buildDir, `${sha}.c`);
   writeFileSync(src, source);
   const tmp = `${out}.${process.pid}.tmp`;
-  invocations++;
+  bump("compilerInvocations");
   try {
     execFileSync(tc.compiler.path, [...tc.flags.filter((f) => f !== "-lm"), `-I${tc.includeDir}`, "-o", tmp, src, "-lm"], { stdio: ["ignore", "pipe", "pipe"] });
   } catch (e) {

@@ -3,6 +3,7 @@
 import type { Graph, SymbolInfo } from "../graph/index.js";
 import type { DType } from "../tensor/index.js";
 import type { Kernel } from "./loop-ir.js";
+import { bump } from "../util/index.js";
 import { planMemory } from "./memory-plan.js";
 import { type BufferKind, schedule } from "./schedule.js";
 import { emitProgramJs } from "./emit-js.js";
@@ -46,6 +47,7 @@ export interface GenerateOptions {
 }
 
 export function generateProgram(graph: Graph, options: GenerateOptions = {}): Program {
+  bump("codegens");
   const t0 = performance.now();
   const sched = schedule(graph);
   const plan = planMemory(sched.buffers, sched.kernels);

@@ -3,3 +3,6 @@ export { compile, type CompileOptions, type CompileStats, type CompileReport, ty
 export { setStance, getStance, withStance, STANCES, type Stance } from "./stance.js";
 export { buildGuards, type GuardFailure } from "./guards.js";
 export { compileGraph, type CompiledGraph, type Executable, type PhaseTimes } from "./compile-graph.js";
+export { aotCompile, loadCompiledFunction, keyFactors, CompiledFunction, type AotOptions, type Manifest, type LoadOptions as BundleLoadOptions } from "./aot.js";
+export { cpuFeatures, hostFactors, compilerFingerprint } from "./host.js";
+export { KILN_VERSION } from "./version.js";

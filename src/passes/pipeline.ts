@@ -1,6 +1,6 @@
 // The pass pipeline: named flat lists of passes, run top to bottom with per-pass times and node counts.
 import type { Graph } from "../graph/index.js";
-import { ArgumentError, logTopic } from "../util/index.js";
+import { ArgumentError, bump, logTopic } from "../util/index.js";
 import { cse } from "./cse.js";
 import { dce } from "./dce.js";
 import { decompose } from "./decompose.js";
@@ -26,6 +26,7 @@ export interface PipelineResult {
 export function runPipeline(graph: Graph, name = "default", options: { verify?: boolean } = {}): PipelineResult {
   const passes = PIPELINES[name];
   if (!passes) throw new ArgumentError("runPipeline", `unknown pipeline '${name}' (have ${Object.keys(PIPELINES).join(", ")})`);
+  bump("pipelines");
   const reports: PassReport[] = [];
   let g = graph;
   const t0 = performance.now();

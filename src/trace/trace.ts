@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { type DType, type Dim, SymExpr, Tensor, setSymCoerceHandler, sym } from "../tensor/index.js";
 import { type OpDef, withInterpreter } from "../ops/index.js";
 import { type Graph, GraphBuilder, type Node, SymbolicTensor, recordingInterpreter } from "../graph/index.js";
-import { ArgumentError, TraceError, sha256Hex } from "../util/index.js";
+import { ArgumentError, TraceError, bump, sha256Hex } from "../util/index.js";
 import { type SlotKind, type TraceableModule, isTraceableModule } from "./module-like.js";
 import { paramNames } from "./param-names.js";
 import { type TreeSpec, flattenTree } from "./pytree.js";
@@ -57,6 +57,7 @@ export function trace(target: Function | TraceableModule<Tensor>, args: readonly
     if (!ok) throw new ArgumentError("trace", `dynamic names argument '${key}', which ${fn.name || "the function"} does not have (arguments: ${names.map((n, i) => n ?? i).join(", ")})`);
   }
 
+  bump("traces");
   const builder = new GraphBuilder();
   const files = new Set<string>();
   const symbolBySize = new Map<number, SymExpr>();

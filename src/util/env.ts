@@ -16,6 +16,8 @@ export interface KilnEnv {
   log: ReadonlySet<string>;
   signingKey: string | undefined;
   allowInsecureCache: boolean;
+  /** Tests only: pretend the CPU has exactly these features (comma list), to simulate another host. */
+  cpuFeatures: readonly string[] | undefined;
 }
 
 function flag(name: string, fallback: boolean): boolean {
@@ -56,5 +58,6 @@ export function readEnv(): KilnEnv {
     log: new Set((process.env.KILN_LOG ?? "").split(",").filter(Boolean)),
     signingKey: process.env.KILN_CACHE_SIGNING_KEY || undefined,
     allowInsecureCache: flag("KILN_CACHE_ALLOW_INSECURE", false),
+    cpuFeatures: process.env.KILN_CPU_FEATURES !== undefined ? process.env.KILN_CPU_FEATURES.split(",").filter(Boolean) : undefined,
   };
 }

@@ -4,3 +4,4 @@ export { assert, unreachable } from "./assert.js";
 export { canonicalJson, sha256Hex, hashValue } from "./hash.js";
 export { readEnv, type KilnEnv, type Backend } from "./env.js";
 export { logLine, logTopic, setLogSink, type LogSink } from "./log.js";
+export { bump, counters, type CounterName } from "./counters.js";

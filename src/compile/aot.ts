@@ -1,0 +1,246 @@
+// Ahead-of-time compilation: aotCompile() traces and compiles once into a CompiledFunction whose
+// serialize() gives a self-contained bundle; loadCompiledFunction() checks every stored factor
+// against this process and runs it with no trace, no pass, no codegen and no C compiler.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Tensor, type Dim, dimFromJSON } from "../tensor/index.js";
+import type { SymbolInfo } from "../graph/index.js";
+import { type ArgSpec, type DynamicSpec, type TraceableModule, type TreeSpec, isTraceableModule, trace, unflattenTree } from "../trace/index.js";
+import type { Program } from "../codegen/index.js";
+import { type Executable, type NativeExecutable, getToolchain, loadJsProgram, loadNativeProgram } from "../backend/index.js";
+import { BUNDLE_FORMAT_VERSION, type KeyFactors, computeCacheKey, decodeBundle, diffFactors, encodeBundle } from "../cache/index.js";
+import { ArgumentError, GuardMismatchError, bump, readEnv, sha256Hex } from "../util/index.js";
+import { compileGraph } from "./compile-graph.js";
+import { buildGuards } from "./guards.js";
+import { compilerFingerprint, cpuFeatures, hostFactors } from "./host.js";
+import { KILN_VERSION } from "./version.js";
+
+export interface AotOptions {
+  readonly dynamic?: DynamicSpec;
+  readonly backend?: "native" | "js" | "auto";
+  /** Names the compiled piece (cache folder and logs); default "model". */
+  readonly prefix?: string;
+  /** The model/compile config; hashed whole into the key. Defaults to the module's `config` field. */
+  readonly config?: unknown;
+  readonly rank?: number;
+  readonly worldSize?: number;
+  readonly compileSizes?: readonly number[];
+}
+
+type ArgSpecJSON = { kind: "tensor"; name: string; dtype: string; shape: unknown[] } | { kind: "value"; name: string; value: unknown };
+
+export interface Manifest {
+  readonly kiln_version: string;
+  readonly format_version: number;
+  readonly prefix: string;
+  readonly key: string;
+  readonly factors: KeyFactors;
+  readonly args: readonly ArgSpecJSON[];
+  readonly slots: readonly { name: string; kind: string }[];
+  readonly output_spec: TreeSpec;
+  readonly symbols: readonly SymbolInfo[];
+  readonly backend: "native" | "js";
+  /** sha256 of the traced graph's canonical text, for KILN_AOT_VERIFY. */
+  readonly graph_hash: string;
+  readonly report: Readonly<Record<string, number>>;
+}
+
+type Target = ((...args: never[]) => unknown) | TraceableModule<Tensor>;
+
+function staticFingerprint(target: Target): string {
+  const texts = isTraceableModule(target) ? target.sourceTexts() : [Function.prototype.toString.call(target)];
+  return sha256Hex(JSON.stringify(texts));
+}
+
+function signatureOf(args: readonly unknown[], dynamic: DynamicSpec | undefined): unknown[] {
+  return args.map((a, i) =>
+    a instanceof Tensor ? { dtype: a.dtype, shape: a.dims.map((d, j) => (isDynamic(dynamic, i, j) ? "dyn" : d)) } : { value: a },
+  );
+}
+function isDynamic(spec: DynamicSpec | undefined, arg: number, dim: number): boolean {
+  const e = spec?.[arg];
+  return !!e && (Array.isArray(e) ? e.includes(dim) : String(dim) in (e as object));
+}
+
+/**
+ * Everything that can change the compiled code. Computable without tracing, so a warm start
+ * finds its bundle without running the model; KILN_AOT_VERIFY re-traces to check the key was complete.
+ */
+export function keyFactors(target: Target, args: readonly unknown[], options: AotOptions, backend: "native" | "js"): KeyFactors {
+  const module = isTraceableModule(target) ? target : undefined;
+  const tc = backend === "native" ? getToolchain() : undefined;
+  return {
+    kiln_version: KILN_VERSION,
+    format_version: BUNDLE_FORMAT_VERSION,
+    config: options.config ?? (module as { config?: unknown } | undefined)?.config ?? null,
+    dynamic_dims: options.dynamic ?? null,
+    compile_sizes: options.compileSizes ?? [],
+    inputs: signatureOf(args, options.dynamic),
+    params: module ? module.namedTensorSlots().map((s) => ({ name: s.name, kind: s.kind, dtype: s.get().dtype, shape: s.get().shape.map(String) })) : [],
+    source: staticFingerprint(target),
+    backend,
+    compiler: tc ? { version: tc.compiler.version, target: tc.compiler.target, flags: tc.flags } : null,
+    cpu_features: backend === "native" ? cpuFeatures() : [],
+    ...hostFactors(),
+    rank: options.rank ?? 0,
+    world_size: options.worldSize ?? 1,
+    prefix: options.prefix ?? "model",
+    compiler_code: compilerFingerprint(),
+  };
+}
+
+export class CompiledFunction {
+  readonly manifest: Manifest;
+  readonly #program: Program;
+  readonly #graphJson: string;
+  readonly #object: Uint8Array | undefined;
+  readonly #executable: Executable;
+  readonly #check: (args: readonly unknown[]) => ReturnType<ReturnType<typeof buildGuards>>;
+  #module: TraceableModule<Tensor> | undefined;
+  #calls = 0;
+
+  constructor(manifest: Manifest, program: Program, graphJson: string, object: Uint8Array | undefined, executable: Executable, module?: TraceableModule<Tensor>) {
+    this.manifest = manifest;
+    this.#program = program;
+    this.#graphJson = graphJson;
+    this.#object = object;
+    this.#executable = executable;
+    this.#module = module;
+    const specs: ArgSpec[] = manifest.args.map((a) =>
+      a.kind === "tensor" ? { kind: "tensor", name: a.name, dtype: a.dtype as never, shape: a.shape.map(dimFromJSON) as Dim[] } : a,
+    );
+    this.#check = buildGuards(specs, manifest.symbols);
+  }
+
+  /** Binds the module whose current parameters are passed as inputs (weights are never in the bundle). */
+  bind(module: TraceableModule<Tensor>): this {
+    this.#module = module;
+    return this;
+  }
+
+  get calls(): number {
+    return this.#calls;
+  }
+
+  /** Runs the compiled code; an input that breaks a guard is an error (an AOT function never recompiles). */
+  call(...args: unknown[]): unknown {
+    const failure = this.#check(args);
+    if (failure) throw new GuardMismatchError(failure.guard, failure.expected, failure.got, `compiled ${this.manifest.prefix}`);
+    const inputs: Tensor[] = [];
+    this.manifest.args.forEach((a, i) => a.kind === "tensor" && inputs.push(args[i] as Tensor));
+    if (this.manifest.slots.length) {
+      if (!this.#module) throw new ArgumentError(this.manifest.prefix, "this compiled function takes module parameters: bind(module) first");
+      const slots = new Map(this.#module.namedTensorSlots().map((s) => [s.name, s]));
+      for (const s of this.manifest.slots) {
+        const slot = slots.get(s.name);
+        if (!slot) throw new ArgumentError(this.manifest.prefix, `the bound module has no parameter '${s.name}'`);
+        inputs.push(slot.get());
+      }
+    }
+    this.#calls++;
+    return unflattenTree(this.manifest.output_spec, this.#executable.run(inputs));
+  }
+
+  /** The bundle: manifest, graph, program (with sources), and the shared object for native code. */
+  serialize(): Uint8Array {
+    const enc = new TextEncoder();
+    const sections = new Map<string, Uint8Array>([
+      ["manifest", enc.encode(JSON.stringify(this.manifest))],
+      ["graph", enc.encode(this.#graphJson)],
+      ["program", enc.encode(JSON.stringify(this.#program))],
+    ]);
+    if (this.#object) sections.set("object", this.#object);
+    bump("bundlesSaved");
+    return encodeBundle(sections, { kilnVersion: KILN_VERSION, signingKey: readEnv().signingKey });
+  }
+}
+
+export function aotCompile(target: Target, exampleInputs: readonly unknown[], options: AotOptions = {}): CompiledFunction {
+  const module = isTraceableModule(target) ? (target as TraceableModule<Tensor>) : undefined;
+  const t0 = performance.now();
+  const traced = trace(target as never, exampleInputs, { dynamic: options.dynamic });
+  const t1 = performance.now();
+  const compiled = compileGraph(traced.graph, { backend: options.backend });
+  const factors = keyFactors(target, exampleInputs, options, compiled.backend);
+  const { key } = computeCacheKey(factors);
+  const object = compiled.backend === "native" ? (compiled.executable as NativeExecutable).object : undefined;
+  const manifest: Manifest = {
+    kiln_version: KILN_VERSION,
+    format_version: BUNDLE_FORMAT_VERSION,
+    prefix: options.prefix ?? "model",
+    key,
+    factors,
+    args: JSON.parse(JSON.stringify(traced.args)),
+    slots: traced.slots,
+    output_spec: traced.outputSpec,
+    symbols: traced.graph.symbols,
+    backend: compiled.backend,
+    graph_hash: sha256Hex(traced.graph.toString()),
+    report: { trace: t1 - t0, ...compiled.times },
+  };
+  const bytes = object ? new Uint8Array(readFileSync(object.path)) : undefined;
+  return new CompiledFunction(manifest, compiled.program, JSON.stringify(traced.graph.toJSON()), bytes, compiled.executable, module);
+}
+
+export interface LoadOptions {
+  /** The module whose parameters feed the function (same architecture and config). */
+  readonly module?: TraceableModule<Tensor>;
+  /** For error messages. */
+  readonly path?: string;
+  /** Where to put the shared object before dlopen (default: a per-user temp folder). */
+  readonly objectDir?: string;
+  /** The factors this process would use; when given, every stored factor must match. */
+  readonly expectFactors?: KeyFactors;
+}
+
+/** Loads a bundle: verifies checksums, guards (version, host, CPU features), then dlopens. No compiling. */
+export function loadCompiledFunction(bytes: Uint8Array, options: LoadOptions = {}): CompiledFunction {
+  const path = options.path ?? "<bundle>";
+  const bundle = decodeBundle(bytes, { path, kilnVersion: KILN_VERSION, signingKey: readEnv().signingKey });
+  const dec = new TextDecoder();
+  const manifest = JSON.parse(dec.decode(bundle.sections.get("manifest"))) as Manifest;
+  checkManifest(manifest, path, options.expectFactors);
+  const program = JSON.parse(dec.decode(bundle.sections.get("program"))) as Program;
+  const graphJson = dec.decode(bundle.sections.get("graph"));
+  let executable: Executable;
+  let object: Uint8Array | undefined;
+  if (manifest.backend === "native") {
+    object = bundle.sections.get("object");
+    if (!object) throw new GuardMismatchError("object", "a shared object section", "none", path);
+    const sha = sha256Hex(object);
+    const dir = options.objectDir ?? join(tmpdir(), `kiln-objects-${process.getuid?.() ?? "user"}`);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = join(dir, `${sha}.node`);
+    if (!existsSync(file) || sha256Hex(readFileSync(file)) !== sha) writeFileSync(file, object);
+    executable = loadNativeProgram(program, { path: file, sha256: sha, compiled: false });
+  } else {
+    executable = loadJsProgram(program);
+  }
+  bump("bundlesLoaded");
+  return new CompiledFunction(manifest, program, graphJson, object, executable, options.module);
+}
+
+/** Every stored host factor must hold here; native code needs every CPU feature it was built with. */
+function checkManifest(m: Manifest, path: string, expect: KeyFactors | undefined): void {
+  if (m.kiln_version !== KILN_VERSION) {
+    throw new GuardMismatchError("kiln_version", KILN_VERSION, m.kiln_version, `${path}: built by kiln ${m.kiln_version} (format ${m.format_version}), running ${KILN_VERSION} (format ${BUNDLE_FORMAT_VERSION})`);
+  }
+  const host = hostFactors();
+  for (const k of ["os", "arch", "node_abi"] as const) {
+    if (m.factors[k] !== host[k]) throw new GuardMismatchError(k, String(m.factors[k]), host[k], path);
+  }
+  if (m.backend === "native") {
+    const have = new Set(cpuFeatures());
+    const missing = (m.factors.cpu_features as string[]).filter((f) => !have.has(f));
+    if (missing.length) throw new GuardMismatchError("cpu_features", `a CPU with ${missing.join(", ")}`, "a CPU without it", `${path}: built for a CPU this host is not (missing ${missing.join(", ")})`);
+  }
+  if (m.factors.compiler_code !== compilerFingerprint()) {
+    throw new GuardMismatchError("compiler_code", String(m.factors.compiler_code).slice(0, 12), compilerFingerprint().slice(0, 12), `${path}: built by different Kiln compiler code`);
+  }
+  if (expect) {
+    const diffs = diffFactors(m.factors, expect);
+    if (diffs.length) throw new GuardMismatchError(diffs[0]!.path, diffs[0]!.stored, diffs[0]!.current, path);
+    if (computeCacheKey(expect).key !== m.key) throw new GuardMismatchError("key", computeCacheKey(expect).key, m.key, path);
+  }
+}

@@ -1,0 +1,13 @@
+// Process-wide counters of expensive work (traces, pass pipelines, codegen, C compiles), so
+// tests can prove that a warm start did none of it.
+export type CounterName = "traces" | "pipelines" | "codegens" | "compilerInvocations" | "bundlesLoaded" | "bundlesSaved";
+
+const counts: Record<CounterName, number> = { traces: 0, pipelines: 0, codegens: 0, compilerInvocations: 0, bundlesLoaded: 0, bundlesSaved: 0 };
+
+export function bump(name: CounterName): void {
+  counts[name]++;
+}
+
+export function counters(): Readonly<Record<CounterName, number>> {
+  return { ...counts };
+}
