@@ -101,6 +101,20 @@ export class FileLock implements Disposable {
     }
   }
 
+  /** Blocking, for synchronous callers: sleeps between polls without spinning the CPU. */
+  static acquireSync(path: string, options: LockOptions = {}): FileLock {
+    const { staleMs = 30_000, timeoutMs = 10 * 60_000, pollMs = 50 } = options;
+    const start = Date.now();
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    for (;;) {
+      const lock = FileLock.tryAcquire(path, { staleMs });
+      if (lock) return lock;
+      const waited = Date.now() - start;
+      if (waited > timeoutMs) throw new LockTimeoutError(path, waited);
+      Atomics.wait(sleeper, 0, 0, pollMs);
+    }
+  }
+
   /** Non-blocking: the lock, or undefined when another live process holds it. */
   static tryAcquire(path: string, options: LockOptions = {}): FileLock | undefined {
     const { staleMs = 30_000 } = options;

@@ -6,3 +6,5 @@ export { compileGraph, type CompiledGraph, type Executable, type PhaseTimes } fr
 export { aotCompile, loadCompiledFunction, keyFactors, CompiledFunction, type AotOptions, type Manifest, type LoadOptions as BundleLoadOptions } from "./aot.js";
 export { cpuFeatures, hostFactors, compilerFingerprint } from "./host.js";
 export { KILN_VERSION } from "./version.js";
+export { loadOrCompile, readManifest, type CacheOutcome } from "./cached.js";
+export { supportsCompile, type SupportsCompileOptions, type CompileActivity } from "./supports-compile.js";

@@ -1,0 +1,162 @@
+// The AOT cache path: find the bundle for a key and load it, or compile, save atomically under a
+// lock (other processes wait, then load), and log one line either way. Misses name what changed.
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Tensor } from "../tensor/index.js";
+import type { TraceableModule } from "../trace/index.js";
+import { trace } from "../trace/index.js";
+import {
+  FileLock, checkFolderTrust, computeCacheKey, describeMiss, diffFactors, entryLocation, lockPath, resolveCacheRoot, writeFileAtomic,
+} from "../cache/index.js";
+import { CacheMissError, KilnError, logLine, readEnv, sha256Hex, GuardMismatchError } from "../util/index.js";
+import { type AotOptions, CompiledFunction, type Manifest, aotCompile, keyFactors, loadCompiledFunction } from "./aot.js";
+import { chooseBackend } from "./compile-graph.js";
+
+type Target = ((...args: never[]) => unknown) | TraceableModule<Tensor>;
+
+export interface CacheOutcome {
+  readonly fn: CompiledFunction;
+  readonly source: "loaded" | "compiled" | "memory";
+  /** Why it was not loaded, when it was not. */
+  readonly reason?: string;
+}
+
+let warnedUnwritable = false;
+
+const seconds = (ms: number) => (ms / 1000).toFixed(2);
+
+function reportLine(prefix: string, m: Manifest, totalMs: number): string {
+  const r = m.report;
+  return `compiled ${prefix} in ${seconds(totalMs)} s (trace ${seconds(r.trace ?? 0)}, passes ${seconds(r.passes ?? 0)}, codegen ${seconds(r.codegen ?? 0)}, ${m.backend === "native" ? "cc+load" : "load"} ${seconds(r.load ?? 0)})`;
+}
+
+/** The factor diff against the nearest existing entry of the same prefix (fewest differences). */
+function explainMiss(root: string, prefix: string, factors: Record<string, unknown>): string {
+  let best: string | undefined;
+  let bestCount = Infinity;
+  const aot = join(root, "aot");
+  if (!existsSync(aot)) return "cache is empty";
+  for (const key of readdirSync(aot)) {
+    const keyDir = join(aot, key);
+    for (const rank of safeList(keyDir)) {
+      const file = join(keyDir, rank, prefix, "model.kiln");
+      if (!existsSync(file)) continue;
+      try {
+        const m = readManifest(readFileSync(file));
+        const diffs = diffFactors(m.factors, factors);
+        if (diffs.length < bestCount) {
+          bestCount = diffs.length;
+          best = describeMiss(diffs);
+        }
+      } catch {
+        // unreadable entries do not explain anything
+      }
+    }
+  }
+  return best ?? `no entry for prefix ${prefix}`;
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Reads just the manifest (for miss explanations and `kiln cache ls`), verifying only its section. */
+export function readManifest(bytes: Uint8Array): Manifest {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getUint32(12, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLength))) as { sections: { name: string; offset: number; length: number; sha256: string }[] };
+  const s = header.sections.find((x) => x.name === "manifest");
+  if (!s) throw new Error("no manifest section");
+  const data = bytes.subarray(16 + headerLength + s.offset, 16 + headerLength + s.offset + s.length);
+  if (sha256Hex(data) !== s.sha256) throw new Error("manifest checksum mismatch");
+  return JSON.parse(new TextDecoder().decode(data)) as Manifest;
+}
+
+/** With KILN_AOT_VERIFY=1: re-trace and compare graphs, catching a key that missed a factor. */
+function verifyGraph(fn: CompiledFunction, target: Target, args: readonly unknown[], options: AotOptions): void {
+  const traced = trace(target as never, args, { dynamic: options.dynamic });
+  const hash = sha256Hex(traced.graph.toString());
+  if (hash !== fn.manifest.graph_hash) {
+    throw new GuardMismatchError("graph_hash", fn.manifest.graph_hash.slice(0, 16), hash.slice(0, 16), `KILN_AOT_VERIFY: the cached ${fn.manifest.prefix} was traced from different code than this process runs (the cache key is missing a factor)`);
+  }
+}
+
+/** Loads the cached bundle for (target, args, options) or compiles and stores it. */
+export function loadOrCompile(target: Target, args: readonly unknown[], options: AotOptions = {}): CacheOutcome {
+  const env = readEnv();
+  const prefix = options.prefix ?? "model";
+  const module = typeof target === "function" ? undefined : target;
+  const backend = chooseBackend(options.backend);
+  const opts = { ...options, backend };
+  const root = env.disableCompileCache ? undefined : resolveCacheRoot();
+  if (!root) {
+    if (env.forceAotLoad) throw new CacheMissError(prefix, env.disableCompileCache ? "KILN_DISABLE_COMPILE_CACHE is set" : "no cache folder (HOME unset and no KILN_CACHE_DIR)");
+    if (!env.disableCompileCache && !warnedUnwritable) {
+      warnedUnwritable = true;
+      logLine("no cache folder (HOME unset, no KILN_CACHE_DIR): compiling in memory");
+    }
+    return { fn: aotCompile(target, args, opts), source: "memory" };
+  }
+  checkFolderTrust(root);
+  const factors = keyFactors(target, args, opts, backend);
+  const { key } = computeCacheKey(factors);
+  const loc = entryLocation(root, key, options.rank ?? 0, options.worldSize ?? 1, prefix);
+
+  const tryLoad = (): CacheOutcome | string => {
+    if (!existsSync(loc.bundle)) return explainMiss(root, prefix, factors as Record<string, unknown>);
+    const t0 = performance.now();
+    try {
+      const fn = loadCompiledFunction(readFileSync(loc.bundle), { module, path: loc.bundle, objectDir: join(root, "objects"), expectFactors: factors });
+      if (env.aotVerify) verifyGraph(fn, target, args, opts);
+      logLine(`loaded ${prefix} from cache in ${(performance.now() - t0).toFixed(0)} ms`);
+      return { fn, source: "loaded" };
+    } catch (e) {
+      if (!(e instanceof KilnError) || (env.aotVerify && e instanceof GuardMismatchError && e.guard === "graph_hash")) throw e;
+      if (env.forceAotLoad) throw e;
+      return `cached bundle is unusable: ${e.message}`;
+    }
+  };
+
+  const first = tryLoad();
+  if (typeof first !== "string") return first;
+  if (env.forceAotLoad) throw new CacheMissError(prefix, first);
+  logLine(`cache miss for ${prefix}: ${first}`);
+
+  let lock: FileLock | undefined;
+  try {
+    lock = FileLock.acquireSync(lockPath(root, key));
+  } catch (e) {
+    if (!(e instanceof KilnError) && !isFsError(e)) throw e;
+  }
+  try {
+    if (lock) {
+      const again = tryLoad(); // another process may have compiled it while we waited
+      if (typeof again !== "string") return again;
+    }
+    const t0 = performance.now();
+    const fn = aotCompile(target, args, opts);
+    logLine(reportLine(prefix, fn.manifest, performance.now() - t0));
+    try {
+      writeFileAtomic(loc.bundle, fn.serialize());
+    } catch (e) {
+      if (!isFsError(e)) throw e;
+      if (!warnedUnwritable) {
+        warnedUnwritable = true;
+        logLine(`cache folder ${root} is not writable (${(e as Error).message}): keeping compiled code in memory only`);
+      }
+      return { fn, source: "memory", reason: first };
+    }
+    return { fn, source: "compiled", reason: first };
+  } finally {
+    lock?.release();
+  }
+}
+
+function isFsError(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  return typeof code === "string" && /^E[A-Z]+$/.test(code) && !code.startsWith("E_");
+}
