@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const available = readdirSync(here)
-  .filter((f) => f.endsWith(".js") && !["main.js", "report.js"].includes(f))
+  .filter((f) => f.endsWith(".js") && !["main.js", "report.js"].includes(f) && !f.endsWith("-child.js"))
   .map((f) => f.slice(0, -3));
 
 const [name, ...args] = process.argv.slice(2);

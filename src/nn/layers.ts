@@ -1,5 +1,5 @@
 // Basic layers: Linear, Embedding, RMSNorm, SiLU, Sequential (torch layouts and semantics).
-import { type DType, type Tensor, Tensor as T, randn } from "../tensor/index.js";
+import { type DType, type Tensor, Tensor as T, allocStorage, randn } from "../tensor/index.js";
 import { embedding, linear, rmsNorm, silu } from "../ops/index.js";
 import { Module } from "./module.js";
 import { Parameter } from "./parameter.js";
@@ -7,6 +7,14 @@ import { Parameter } from "./parameter.js";
 export interface InitOptions {
   readonly dtype?: DType;
   readonly seed?: number;
+  /** "normal" (default) draws from the seed; "empty" gives zeros, for weights loaded afterwards. */
+  readonly init?: "normal" | "empty";
+}
+
+function initWeight(shape: number[], options: InitOptions, std: number, seedOffset = 0): Parameter {
+  const dtype = options.dtype ?? "f32";
+  if (options.init === "empty") return new Parameter(new T(dtype, shape, allocStorage(dtype, shape.reduce((a, b) => a * b, 1))));
+  return new Parameter(randn(shape, { seed: (options.seed ?? 0) + seedOffset, dtype, std }));
 }
 
 /** y = x Wᵀ + b with W of shape [out, in]; weights drawn N(0, 1/in) from `seed`. */
@@ -15,9 +23,8 @@ export class Linear extends Module {
   bias: Parameter | undefined;
   constructor(inFeatures: number, outFeatures: number, options: InitOptions & { bias?: boolean } = {}) {
     super();
-    const { dtype = "f32", seed = 0, bias = false } = options;
-    this.weight = new Parameter(randn([outFeatures, inFeatures], { seed, dtype, std: 1 / Math.sqrt(inFeatures) }));
-    this.bias = bias ? new Parameter(randn([outFeatures], { seed: seed + 1, dtype, std: 0.02 })) : undefined;
+    this.weight = initWeight([outFeatures, inFeatures], options, 1 / Math.sqrt(inFeatures));
+    this.bias = options.bias ? initWeight([outFeatures], options, 0.02, 1) : undefined;
   }
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
@@ -28,7 +35,7 @@ export class Embedding extends Module {
   weight: Parameter;
   constructor(numEmbeddings: number, dim: number, options: InitOptions = {}) {
     super();
-    this.weight = new Parameter(randn([numEmbeddings, dim], { seed: options.seed ?? 0, dtype: options.dtype ?? "f32" }));
+    this.weight = initWeight([numEmbeddings, dim], options, 1);
   }
   forward(ids: Tensor): Tensor {
     return embedding(ids, this.weight);

@@ -30,19 +30,19 @@ export class DecoderBlock extends Module {
   down: Linear;
   invFreq: Tensor;
 
-  constructor(cfg: BlockConfig, seed = 1) {
+  constructor(cfg: BlockConfig, seed = 1, init: "normal" | "empty" = "normal") {
     super();
     this.cfg = cfg;
     const { hidden, heads, kvHeads, headDim, intermediate, eps = 1e-6 } = cfg;
     this.inputNorm = new RMSNorm(hidden, eps);
-    this.q = new Linear(hidden, heads * headDim, { seed: seed + 1 });
-    this.k = new Linear(hidden, kvHeads * headDim, { seed: seed + 2 });
-    this.v = new Linear(hidden, kvHeads * headDim, { seed: seed + 3 });
-    this.o = new Linear(heads * headDim, hidden, { seed: seed + 4 });
+    this.q = new Linear(hidden, heads * headDim, { seed: seed + 1, init });
+    this.k = new Linear(hidden, kvHeads * headDim, { seed: seed + 2, init });
+    this.v = new Linear(hidden, kvHeads * headDim, { seed: seed + 3, init });
+    this.o = new Linear(heads * headDim, hidden, { seed: seed + 4, init });
     this.postNorm = new RMSNorm(hidden, eps);
-    this.gate = new Linear(hidden, intermediate, { seed: seed + 5 });
-    this.up = new Linear(hidden, intermediate, { seed: seed + 6 });
-    this.down = new Linear(intermediate, hidden, { seed: seed + 7 });
+    this.gate = new Linear(hidden, intermediate, { seed: seed + 5, init });
+    this.up = new Linear(hidden, intermediate, { seed: seed + 6, init });
+    this.down = new Linear(intermediate, hidden, { seed: seed + 7, init });
     const theta = cfg.ropeTheta ?? 10000;
     const freqs = Array.from({ length: headDim / 2 }, (_, i) => 1 / theta ** ((2 * i) / headDim));
     this.invFreq = this.registerBuffer("invFreq", tensor(freqs));
