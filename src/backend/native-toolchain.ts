@@ -1,10 +1,10 @@
 // The C toolchain: finds a compiler and Node's N-API headers, builds shared objects
 // content-addressed by (source, compiler identity, flags), keeps the source on failure.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { CompileError, CompilerNotFoundError, KilnError, bump, counters, readEnv, sha256Hex } from "../util/index.js";
 
 export class NodeHeadersNotFoundError extends KilnError {
@@ -32,7 +32,43 @@ export interface Toolchain {
 
 let cached: { key: string; value: Toolchain | KilnError } | undefined;
 
-function probe(cc: string): Compiler | undefined {
+/** The compiler's file on PATH (or as given), for a cheap identity check by size and mtime. */
+function resolveOnPath(cc: string): string | undefined {
+  if (cc.includes("/")) return existsSync(cc) ? cc : undefined;
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    const p = join(dir, cc);
+    if (dir && existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/**
+ * Probing runs the compiler twice (~10 ms), which a warm start cannot afford; the answer is
+ * kept beside the built objects, keyed by the binary's resolved path, size and mtime.
+ */
+function probe(cc: string, cacheDir: string): Compiler | undefined {
+  const bin = resolveOnPath(cc);
+  if (!bin) return undefined;
+  const st = statSync(realpathSync(bin));
+  const stamp = `${realpathSync(bin)}|${st.size}|${st.mtimeMs}`;
+  const file = join(cacheDir, `compiler-${sha256Hex(`${cc}|${stamp}`).slice(0, 16)}.json`);
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as Compiler;
+  } catch {
+    // not probed yet
+  }
+  const found = probeNow(cc);
+  if (found) {
+    try {
+      writeFileSync(file, JSON.stringify(found));
+    } catch {
+      // an unwritable folder only costs the next start a probe
+    }
+  }
+  return found;
+}
+
+function probeNow(cc: string): Compiler | undefined {
   const r = spawnSync(cc, ["--version"], { encoding: "utf8" });
   if (r.status !== 0 || r.error) return undefined;
   const target = spawnSync(cc, ["-dumpmachine"], { encoding: "utf8" });
@@ -55,14 +91,20 @@ function findHeaders(): string {
 /** The toolchain for this process (cached per KILN_CC); throws CompilerNotFoundError / NodeHeadersNotFoundError. */
 export function getToolchain(): Toolchain {
   const env = readEnv();
-  const key = `${env.cc ?? ""}`;
+  const key = `${env.cc ?? ""}|${env.cacheDir ?? ""}`;
   if (!cached || cached.key !== key) {
     try {
+      // Objects live in the cache folder when one is named, so an empty cache means a real cold start.
+      const buildDir = env.cacheDir ? join(env.cacheDir, "objects") : join(tmpdir(), `kiln-build-${process.getuid?.() ?? "user"}`);
+      try {
+        mkdirSync(buildDir, { recursive: true, mode: 0o700 });
+      } catch {
+        // probed again next time; building reports its own error
+      }
       const candidates = env.cc ? [env.cc] : ["cc", "gcc", "clang"];
-      const compiler = candidates.map(probe).find((c) => c !== undefined);
+      let compiler: Compiler | undefined;
+      for (const c of candidates) if ((compiler = probe(c, buildDir))) break;
       if (!compiler) throw new CompilerNotFoundError(candidates);
-      const buildDir = join(tmpdir(), `kiln-build-${process.getuid?.() ?? "user"}`);
-      mkdirSync(buildDir, { recursive: true, mode: 0o700 });
       cached = {
         key,
         value: { compiler, includeDir: findHeaders(), flags: ["-O3", "-march=native", "-fPIC", "-shared", "-fopenmp", "-std=gnu11", "-lm"], buildDir },

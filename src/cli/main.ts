@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { KilnError } from "../util/index.js";
 import { runDemo } from "./demo.js";
+import { cacheClear, cacheInfo, cacheLs, cachePrune, cacheVerify, parseSize } from "./cache-command.js";
 
 const program = new Command("kiln").description("Kiln: an ahead-of-time ML compiler for TypeScript").version("0.1.0");
 
@@ -10,6 +11,24 @@ program
   .command("demo")
   .description("compile and run a small decoder model Kiln makes itself, against eager execution")
   .action(() => runDemo((line) => console.log(line)));
+
+const say = (line: string) => console.log(line);
+const cache = program.command("cache").description("inspect and maintain the AOT cache ($KILN_CACHE_DIR, default ~/.cache/kiln)");
+cache.command("ls").description("list bundles: key, prefix, size, created, last used, backend").action(() => cacheLs(say));
+cache.command("info <pathOrKey>").description("print a bundle's manifest and guards").action((t: string) => cacheInfo(t, say));
+cache
+  .command("verify")
+  .description("check every bundle's checksums and guards")
+  .option("--remove", "delete bundles that fail")
+  .action((o: { remove?: boolean }) => {
+    if (cacheVerify(!!o.remove, say) > 0 && !o.remove) process.exitCode = 1;
+  });
+cache.command("clear").description("delete every bundle and object").action(() => cacheClear(say));
+cache
+  .command("prune")
+  .description("delete least recently used bundles down to a size")
+  .requiredOption("--max-size <size>", "e.g. 500M, 2G")
+  .action((o: { maxSize: string }) => cachePrune(parseSize(o.maxSize), say));
 
 try {
   await program.parseAsync();

@@ -10,7 +10,7 @@ import { type ArgSpec, type DynamicSpec, type TraceableModule, type TreeSpec, is
 import type { Program } from "../codegen/index.js";
 import { type Executable, type NativeExecutable, getToolchain, loadJsProgram, loadNativeProgram } from "../backend/index.js";
 import { BUNDLE_FORMAT_VERSION, type KeyFactors, computeCacheKey, decodeBundle, diffFactors, encodeBundle } from "../cache/index.js";
-import { ArgumentError, GuardMismatchError, bump, readEnv, sha256Hex } from "../util/index.js";
+import { ArgumentError, BundleCorruptError, GuardMismatchError, bump, readEnv, sha256Hex } from "../util/index.js";
 import { compileGraph } from "./compile-graph.js";
 import { buildGuards } from "./guards.js";
 import { compilerFingerprint, cpuFeatures, hostFactors } from "./host.js";
@@ -95,6 +95,8 @@ export class CompiledFunction {
   readonly #program: Program;
   readonly #graphJson: string;
   readonly #object: Uint8Array | undefined;
+  /** A loaded function re-serialises to the bytes it was loaded from. */
+  #bytes: Uint8Array | undefined;
   readonly #executable: Executable;
   readonly #check: (args: readonly unknown[]) => ReturnType<ReturnType<typeof buildGuards>>;
   #module: TraceableModule<Tensor> | undefined;
@@ -111,6 +113,12 @@ export class CompiledFunction {
       a.kind === "tensor" ? { kind: "tensor", name: a.name, dtype: a.dtype as never, shape: a.shape.map(dimFromJSON) as Dim[] } : a,
     );
     this.#check = buildGuards(specs, manifest.symbols);
+  }
+
+  /** Marks this function as loaded from `bytes` (serialize() returns them as they are). */
+  fromBytes(bytes: Uint8Array): this {
+    this.#bytes = bytes;
+    return this;
   }
 
   /** Binds the module whose current parameters are passed as inputs (weights are never in the bundle). */
@@ -144,12 +152,18 @@ export class CompiledFunction {
 
   /** The bundle: manifest, graph, program (with sources), and the shared object for native code. */
   serialize(): Uint8Array {
+    if (this.#bytes) return this.#bytes;
     const enc = new TextEncoder();
+    // The warm path parses only "manifest" and "program"; loop IR and sources are for inspection.
+    const { kernels, js, c, ...runtime } = this.#program;
     const sections = new Map<string, Uint8Array>([
       ["manifest", enc.encode(JSON.stringify(this.manifest))],
+      ["program", enc.encode(JSON.stringify({ ...runtime, ...(c ? { c: { symbols: c.symbols } } : {}) }))],
+      ["source.js", enc.encode(js.source)],
       ["graph", enc.encode(this.#graphJson)],
-      ["program", enc.encode(JSON.stringify(this.#program))],
+      ["kernels", enc.encode(JSON.stringify(kernels))],
     ]);
+    if (c) sections.set("source.c", enc.encode(c.source));
     if (this.#object) sections.set("object", this.#object);
     bump("bundlesSaved");
     return encodeBundle(sections, { kilnVersion: KILN_VERSION, signingKey: readEnv().signingKey });
@@ -201,8 +215,20 @@ export function loadCompiledFunction(bytes: Uint8Array, options: LoadOptions = {
   const dec = new TextDecoder();
   const manifest = JSON.parse(dec.decode(bundle.sections.get("manifest"))) as Manifest;
   checkManifest(manifest, path, options.expectFactors);
-  const program = JSON.parse(dec.decode(bundle.sections.get("program"))) as Program;
-  const graphJson = dec.decode(bundle.sections.get("graph"));
+  const section = (name: string) => {
+    const bytes = bundle.sections.get(name);
+    if (!bytes) throw new BundleCorruptError(path, name, "section missing");
+    return dec.decode(bytes);
+  };
+  const stored = JSON.parse(section("program")) as Omit<Program, "kernels" | "js" | "c"> & { c?: { symbols: string[] } };
+  // Sources and loop IR are read only if needed (JS backend) or kept as bytes (re-serialising).
+  const program = {
+    ...stored,
+    kernels: [],
+    js: { source: manifest.backend === "js" ? section("source.js") : "" },
+    ...(stored.c ? { c: { source: "", symbols: stored.c.symbols } } : {}),
+  } as Program;
+  const graphJson = "";
   let executable: Executable;
   let object: Uint8Array | undefined;
   if (manifest.backend === "native") {
@@ -218,7 +244,7 @@ export function loadCompiledFunction(bytes: Uint8Array, options: LoadOptions = {
     executable = loadJsProgram(program);
   }
   bump("bundlesLoaded");
-  return new CompiledFunction(manifest, program, graphJson, object, executable, options.module);
+  return new CompiledFunction(manifest, program, graphJson, object, executable, options.module).fromBytes(bytes);
 }
 
 /** Every stored host factor must hold here; native code needs every CPU feature it was built with. */

@@ -1,0 +1,103 @@
+// `kiln cache ls | info | verify | clear | prune`: inspect and maintain the AOT cache.
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { KILN_VERSION, loadCompiledFunction, readManifest } from "../compile/index.js";
+import { decodeBundle, resolveCacheRoot } from "../cache/index.js";
+import { ArgumentError, KilnError } from "../util/index.js";
+
+export interface Entry {
+  readonly path: string;
+  readonly key: string;
+  readonly prefix: string;
+  readonly size: number;
+  readonly created: Date;
+  readonly lastUsed: Date;
+}
+
+function root(): string {
+  const r = resolveCacheRoot();
+  if (!r) throw new ArgumentError("kiln cache", "no cache folder: set KILN_CACHE_DIR or HOME");
+  return r;
+}
+
+export function listEntries(cacheRoot = root()): Entry[] {
+  const aot = join(cacheRoot, "aot");
+  if (!existsSync(aot)) return [];
+  return readdirSync(aot, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith("model.kiln"))
+    .map((f) => {
+      const path = join(aot, f);
+      const st = statSync(path);
+      const [key, , ...prefix] = f.split("/");
+      return { path, key: key!, prefix: prefix.slice(0, -1).join("/"), size: st.size, created: st.birthtime, lastUsed: st.atime };
+    });
+}
+
+const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+
+export function cacheLs(print: (l: string) => void): void {
+  const entries = listEntries();
+  if (!entries.length) return print(`no bundles in ${root()}`);
+  for (const e of entries) {
+    let extra = "";
+    try {
+      const m = readManifest(readFileSync(e.path));
+      extra = `${m.backend}  ${m.factors.params ? (m.factors.params as unknown[]).length : 0} params`;
+    } catch (err) {
+      extra = `unreadable (${(err as Error).message})`;
+    }
+    print(`${e.key.slice(0, 12)}  ${e.prefix.padEnd(12)} ${kib(e.size).padStart(10)}  created ${e.created.toISOString()}  used ${e.lastUsed.toISOString()}  ${extra}`);
+  }
+}
+
+export function cacheInfo(target: string, print: (l: string) => void): void {
+  const path = existsSync(target) ? target : listEntries().find((e) => e.key.startsWith(target))?.path;
+  if (!path) throw new ArgumentError("kiln cache info", `no bundle at '${target}' and no key starting with it`);
+  const m = readManifest(readFileSync(path));
+  print(JSON.stringify({ path, ...m }, null, 2));
+}
+
+/** Fully verifies every bundle (checksums and guards, without running code); `remove` deletes bad ones. */
+export function cacheVerify(remove: boolean, print: (l: string) => void): number {
+  let bad = 0;
+  for (const e of listEntries()) {
+    try {
+      decodeBundle(readFileSync(e.path), { path: e.path, kilnVersion: KILN_VERSION });
+      loadCompiledFunction(readFileSync(e.path), { path: e.path, objectDir: join(root(), "objects") });
+      print(`ok   ${relative(root(), e.path)}`);
+    } catch (err) {
+      if (!(err instanceof KilnError)) throw err;
+      bad++;
+      print(`bad  ${relative(root(), e.path)}: ${err.message.split("\n")[0]}${remove ? " (removed)" : ""}`);
+      if (remove) rmSync(e.path, { force: true });
+    }
+  }
+  return bad;
+}
+
+export function cacheClear(print: (l: string) => void): void {
+  const r = root();
+  for (const d of ["aot", "objects", "locks"]) rmSync(join(r, d), { recursive: true, force: true });
+  print(`cleared ${r}`);
+}
+
+/** Removes least recently used bundles until the total is at most `maxBytes`. */
+export function cachePrune(maxBytes: number, print: (l: string) => void): void {
+  const entries = listEntries().sort((a, b) => a.lastUsed.getTime() - b.lastUsed.getTime());
+  let total = entries.reduce((n, e) => n + e.size, 0);
+  for (const e of entries) {
+    if (total <= maxBytes) break;
+    rmSync(e.path, { force: true });
+    total -= e.size;
+    print(`removed ${relative(root(), e.path)} (${kib(e.size)})`);
+  }
+  print(`cache size ${kib(total)} (limit ${kib(maxBytes)})`);
+}
+
+export function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$/i.exec(text.trim());
+  if (!m) throw new ArgumentError("--max-size", `'${text}' is not a size like 500M or 2G`);
+  return Math.floor(Number(m[1]) * { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"]);
+}
+
