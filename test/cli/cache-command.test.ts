@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, truncateSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { type Tensor, add, loadOrCompile, mul, randn, setLogSink } from "../../src/index.js";
+import { cacheClear, cacheInfo, cacheLs, cachePrune, cacheVerify, listEntries, parseSize } from "../../src/cli/cache-command.js";
+
+const dir = mkdtempSync(join(tmpdir(), "kiln-cli-cache-"));
+const saved = process.env.KILN_CACHE_DIR;
+let restoreLog: ReturnType<typeof setLogSink>;
+before(() => {
+  process.env.KILN_CACHE_DIR = dir;
+  restoreLog = setLogSink(() => {});
+  loadOrCompile((x: Tensor) => add(x, 1), [randn([2])], { backend: "js", prefix: "a" });
+  loadOrCompile((x: Tensor) => mul(x, 2), [randn([2])], { backend: "js", prefix: "b" });
+});
+after(() => {
+  setLogSink(restoreLog);
+  if (saved === undefined) delete process.env.KILN_CACHE_DIR;
+  else process.env.KILN_CACHE_DIR = saved;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("ls lists each bundle with its prefix and backend; info prints its manifest", () => {
+  const lines: string[] = [];
+  cacheLs((l) => lines.push(l));
+  assert.equal(lines.length, 2);
+  assert.ok(lines.some((l) => / a +/.test(l) && l.includes("js")));
+  const info: string[] = [];
+  cacheInfo(listEntries()[0]!.key.slice(0, 8), (l) => info.push(l));
+  assert.match(info.join("\n"), /"factors"/);
+});
+
+test("verify reports and removes a truncated bundle; prune and clear shrink the cache", () => {
+  const [victim] = listEntries();
+  truncateSync(victim!.path, 100);
+  const lines: string[] = [];
+  assert.equal(cacheVerify(true, (l) => lines.push(l)), 1);
+  assert.ok(lines.some((l) => l.startsWith("bad") && l.includes("(removed)")));
+  assert.equal(listEntries().length, 1);
+  assert.ok(readFileSync(listEntries()[0]!.path).length > 0);
+  cachePrune(0, () => {});
+  assert.equal(listEntries().length, 0);
+  cacheClear(() => {});
+  assert.equal(parseSize("2G"), 2 * 1024 ** 3);
+  assert.throws(() => parseSize("lots"), /not a size/);
+});
