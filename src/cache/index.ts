@@ -6,3 +6,4 @@ export { computeCacheKey, explainCacheKey, diffFactors, describeMiss, type KeyFa
 export {
   resolveCacheRoot, entryLocation, objectPath, lockPath, checkFolderTrust, ensurePrivateDir, UntrustedCacheError, type EntryLocation,
 } from "./cache-layout.js";
+export { writeUnpacked, readUnpacked } from "./unpacked.js";

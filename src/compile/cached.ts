@@ -6,8 +6,10 @@ import type { Tensor } from "../tensor/index.js";
 import type { TraceableModule } from "../trace/index.js";
 import { trace } from "../trace/index.js";
 import {
-  FileLock, checkFolderTrust, computeCacheKey, describeMiss, diffFactors, entryLocation, lockPath, resolveCacheRoot, writeFileAtomic,
+  FileLock, checkFolderTrust, computeCacheKey, describeMiss, diffFactors, entryLocation, lockPath, readUnpacked, resolveCacheRoot, writeFileAtomic,
+  writeUnpacked,
 } from "../cache/index.js";
+import { KILN_VERSION } from "./version.js";
 import { CacheMissError, KilnError, logLine, readEnv, sha256Hex, GuardMismatchError } from "../util/index.js";
 import { type AotOptions, CompiledFunction, type Manifest, aotCompile, keyFactors, loadCompiledFunction } from "./aot.js";
 import { chooseBackend } from "./compile-graph.js";
@@ -106,11 +108,14 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
   const { key } = computeCacheKey(factors);
   const loc = entryLocation(root, key, options.rank ?? 0, options.worldSize ?? 1, prefix);
 
+  const unpackedDir = `${loc.bundle}.d`;
+  const unpacked = env.aotFormat === "unpacked";
   const tryLoad = (): CacheOutcome | string => {
-    if (!existsSync(loc.bundle)) return explainMiss(root, prefix, factors as Record<string, unknown>);
+    if (!existsSync(unpacked ? unpackedDir : loc.bundle)) return explainMiss(root, prefix, factors as Record<string, unknown>);
     const t0 = performance.now();
     try {
-      const fn = loadCompiledFunction(readFileSync(loc.bundle), { module, path: loc.bundle, objectDir: join(root, "objects"), expectFactors: factors });
+      const bytes = unpacked ? readUnpacked(unpackedDir, { kilnVersion: KILN_VERSION, signingKey: env.signingKey }) : readFileSync(loc.bundle);
+      const fn = loadCompiledFunction(bytes, { module, path: unpacked ? unpackedDir : loc.bundle, objectDir: join(root, "objects"), expectFactors: factors });
       if (env.aotVerify) verifyGraph(fn, target, args, opts);
       logLine(`loaded ${prefix} from cache in ${(performance.now() - t0).toFixed(0)} ms`);
       return { fn, source: "loaded" };
@@ -141,7 +146,8 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
     const fn = aotCompile(target, args, opts);
     logLine(reportLine(prefix, fn.manifest, performance.now() - t0));
     try {
-      writeFileAtomic(loc.bundle, fn.serialize());
+      if (unpacked) writeUnpacked(fn.serialize(), unpackedDir, { kilnVersion: KILN_VERSION, signingKey: env.signingKey });
+      else writeFileAtomic(loc.bundle, fn.serialize());
     } catch (e) {
       if (!isFsError(e)) throw e;
       if (!warnedUnwritable) {
