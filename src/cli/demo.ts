@@ -71,7 +71,7 @@ export function runDemo(log: (line: string) => void): void {
   log(`  stats: ${JSON.stringify(fast.stats)}`);
 }
 
-function roundAll(o: object): Record<string, number> {
-  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round(Number(v) * 10) / 10]));
+function roundAll(o: object): Record<string, number | string> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === "number" ? Math.round(v * 10) / 10 : String(v)]));
 }
 
