@@ -68,7 +68,10 @@ export function createExecutable(program: Program, run: ProgramEntry): Executabl
       return program.outputs.map((o, i) => {
         const b = program.buffers[o.buf]!;
         const shape = outputShapes[i]!.map((d) => evalDim(d, env));
-        return b.kind === "input" ? inputs[b.inputIndex!]! : new Tensor(b.dtype, shape, buffers[o.buf]!);
+        // Inputs and constants returned as outputs are copied: a result never aliases memory the caller or a later call owns.
+        const storage = buffers[o.buf]!;
+        const own = b.kind === "output" ? storage : storage.slice(0, evalDim(sizes[b.id]!, env));
+        return new Tensor(b.dtype, shape, own);
       });
     },
   };

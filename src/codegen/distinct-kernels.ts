@@ -58,6 +58,8 @@ function remapStmt(s: Stmt, m: (b: number) => number): Stmt {
       return { ...s, body: s.body.map((x) => remapStmt(x, m)), value: remapValue(s.value, m) };
     case "store":
       return { ...s, buf: m(s.buf), index: remapIndex(s.index, m), value: remapValue(s.value, m) };
+    case "let":
+      return { ...s, value: remapValue(s.value, m) };
     case "matmul":
       return { ...s, out: m(s.out), a: remapOperand(s.a, m), b: remapOperand(s.b, m) };
     default:

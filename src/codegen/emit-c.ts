@@ -198,6 +198,8 @@ function stmtC(s: Stmt, pad: string): string[] {
     }
     case "store":
       return [`${pad}b${s.buf}[${emitIndexC(s.index)}] = ${storeC(emitValueC(s.value), s.dtype)};`];
+    case "let":
+      return [`${pad}const ${C_VALUE[s.dtype]} ${s.name} = ${emitValueC(s.value)};`];
     case "matmul":
       return matmulC(s, pad);
     default:

@@ -1,6 +1,8 @@
-// The JS emitter: loop IR → one JavaScript source holding a function per kernel and a `run`
-// wrapper calling them in order. Runtime helpers (bf16/f16 codecs, erf, …) come in as `rt`,
-// so their one definition stays in src/tensor and src/ops.
+// The JS emitter: loop IR → a specialised JavaScript function per distinct kernel (static
+// shapes and strides folded into constants, symbols as arguments, bf16/f16 decoded on load and
+// encoded with round-to-nearest-even on store, i64 through BigInt64Array) and a `run` wrapper
+// calling them in order. Runtime helpers (bf16/f16 codecs, erf, …) come in as `rt`, so their
+// one definition stays in src/tensor and src/ops.
 import { type DType, Tensor, isSym } from "../tensor/index.js";
 import type { BinaryOp, UnaryOp } from "../ops/index.js";
 import { InternalError } from "../util/index.js";
@@ -131,9 +133,22 @@ const BINARY_JS: Readonly<Record<BinaryOp, (a: string, b: string) => string>> = 
   logical_or: (a, b) => `((${a}) !== 0 || (${b}) !== 0 ? 1 : 0)`,
 };
 
-/** Rounds an op's result to its dtype, as the reference kernels do when they store each op's output. */
+/** Rounds an op's result to its dtype, as the reference kernels do when they store each op's output (i32 wraps). */
 function roundTo(expr: string, dtype: DType): string {
-  return dtype === "f32" ? `Math.fround(${expr})` : dtype === "bf16" ? `bfr(${expr})` : dtype === "f16" ? `hr(${expr})` : expr;
+  switch (dtype) {
+    case "f32":
+      return `Math.fround(${expr})`;
+    case "bf16":
+      return `bfr(${expr})`;
+    case "f16":
+      return `hr(${expr})`;
+    case "i32":
+      return `(${expr} | 0)`;
+    case "i64": case "bool":
+      return expr;
+    default:
+      return dtype satisfies never;
+  }
 }
 
 export function emitValue(v: VExpr): string {
@@ -149,6 +164,8 @@ export function emitValue(v: VExpr): string {
       return roundTo(UNARY_JS[v.op](a), v.dtype);
     }
     case "binary":
+      // Math.imul: an i32 product wraps exactly where a float64 product would lose low bits.
+      if (v.op === "mul" && v.dtype === "i32") return `Math.imul(${emitValue(v.a)}, ${emitValue(v.b)})`;
       return roundTo(BINARY_JS[v.op](emitValue(v.a), emitValue(v.b)), v.dtype);
     case "select":
       return `(${emitValue(v.c)} ? ${emitValue(v.a)} : ${emitValue(v.b)})`;
@@ -165,8 +182,10 @@ export function emitValue(v: VExpr): string {
   }
 }
 
-function operandAt(o: MatmulOperand, base: string, row: string, col: string): string {
-  return load(o.buf, `${base} + ${row}*${emitIndex(o.rowStride)} + ${col}*${emitIndex(o.colStride)}`, o.dtype);
+/** `base + v*stride`, leaving out a multiplication by a static 1. */
+function offsetBy(base: string, v: string, stride: IExpr): string {
+  const st = emitIndex(stride);
+  return st === "0" ? base : st === "1" ? `${base} + ${v}` : `${base} + ${v}*${st}`;
 }
 
 function emitStmt(s: Stmt, pad: string): string[] {
@@ -194,6 +213,8 @@ function emitStmt(s: Stmt, pad: string): string[] {
     }
     case "store":
       return [`${pad}b${s.buf}[${emitIndex(s.index)}] = ${encode(emitValue(s.value), s.dtype)};`];
+    case "let":
+      return [`${pad}const ${s.name} = ${emitValue(s.value)};`];
     case "matmul":
       return emitMatmul(s, pad);
     default:
@@ -201,7 +222,12 @@ function emitStmt(s: Stmt, pad: string): string[] {
   }
 }
 
-/** Batched matmul; loop order from the strides: dot products when B is K-contiguous (a transposed weight). */
+/**
+ * Batched matmul C = A·B over strided operand views. The loop order comes from the strides known
+ * at compile time: when B is K-contiguous (a transposed weight, `x @ w.T`), dot products of
+ * contiguous rows with four accumulators; otherwise i-k-j, streaming rows of B into a row of C.
+ * Accumulation is in float64, like the reference kernel.
+ */
 function emitMatmul(s: Extract<Stmt, { k: "matmul" }>, pad: string): string[] {
   const lines: string[] = [];
   const bv = s.batch.map((_, i) => `t${i}`);
@@ -213,28 +239,61 @@ function emitMatmul(s: Extract<Stmt, { k: "matmul" }>, pad: string): string[] {
   const off = (o: MatmulOperand) => [emitIndex(o.offset), ...bv.map((v, i) => `${v}*${emitIndex(o.batchStrides[i]!)}`)].join(" + ");
   const [M, N, K] = [emitIndex(s.m), emitIndex(s.n), emitIndex(s.kdim)];
   const outBase = bv.reduce((acc, v, i) => `(${acc})*${emitIndex(s.batch[i]!)} + ${v}`, "0");
+  const A = (base: string, k: string) => load(s.a.buf, offsetBy(base, k, s.a.colStride), s.a.dtype);
+  const B = (base: string, v: string, stride: IExpr) => load(s.b.buf, offsetBy(base, v, stride), s.b.dtype);
+  const out = (j: string, value: string) => `b${s.out}[oi + ${j}] = ${encode(value, s.outDType)};`;
   lines.push(`${p}const ao = ${off(s.a)}, bo = ${off(s.b)}, oo = (${outBase})*${M}*${N};`);
-  const kContiguousB = s.b.rowStride.k === "poly" && s.b.rowStride.p === 1;
+  const kContiguousB = emitIndex(s.b.rowStride) === "1";
   if (kContiguousB) {
+    // 2×2 register tile: four dot products share each load of A and B.
+    const tile = (rows: number[], cols: number[]) =>
+      [
+        ...rows.map((r) => `const x${r} = ${A(`ar${r}`, "k")};`),
+        ...cols.map((c) => `const y${c} = ${B(`br${c}`, "k", s.b.rowStride)};`),
+        ...rows.flatMap((r) => cols.map((c) => `c${r}${c} += x${r} * y${c};`)),
+      ].join(" ");
+    const block = (i1: boolean, j1: boolean, ind: string) => {
+      const rows = i1 ? [0, 1] : [0];
+      const cols = j1 ? [0, 1] : [0];
+      const accs = rows.flatMap((r) => cols.map((c) => `c${r}${c}`));
+      return [
+        ...cols.map((c) => `${ind}const br${c} = ${offsetBy("bo", c ? "(j + 1)" : "j", s.b.colStride)};`),
+        `${ind}let ${accs.map((x) => `${x} = 0`).join(", ")};`,
+        `${ind}for (let k = 0; k < ${K}; k++) { ${tile(rows, cols)} }`,
+        ...rows.flatMap((r) => cols.map((c) => `${ind}b${s.out}[oi${r} + j${c ? " + 1" : ""}] = ${encode(`c${r}${c}`, s.outDType)};`)),
+      ];
+    };
+    const rowPair = (i1: boolean, ind: string) => [
+      `${ind}const ar0 = ${offsetBy("ao", "i", s.a.rowStride)}, oi0 = oo + i*${N};`,
+      ...(i1 ? [`${ind}const ar1 = ${offsetBy("ao", "(i + 1)", s.a.rowStride)}, oi1 = oi0 + ${N};`] : []),
+      `${ind}let j = 0;`,
+      `${ind}for (; j + 1 < ${N}; j += 2) {`,
+      ...block(i1, true, ind + "  "),
+      `${ind}}`,
+      `${ind}if (j < ${N}) {`,
+      ...block(i1, false, ind + "  "),
+      `${ind}}`,
+    ];
     lines.push(
-      `${p}for (let i = 0; i < ${M}; i++) {`,
-      `${p}  for (let j = 0; j < ${N}; j++) {`,
-      `${p}    let acc = 0;`,
-      `${p}    for (let k = 0; k < ${K}; k++) acc += ${operandAt(s.a, "ao", "i", "k")} * ${operandAt(s.b, "bo", "k", "j")};`,
-      `${p}    b${s.out}[oo + i*${N} + j] = ${encode("acc", s.outDType)};`,
-      `${p}  }`,
+      `${p}let i = 0;`,
+      `${p}for (; i + 1 < ${M}; i += 2) {`,
+      ...rowPair(true, p + "  "),
+      `${p}}`,
+      `${p}if (i < ${M}) {`,
+      ...rowPair(false, p + "  "),
       `${p}}`,
     );
   } else {
     lines.push(
       `${p}const row = new Float64Array(${N});`,
       `${p}for (let i = 0; i < ${M}; i++) {`,
+      `${p}  const ar = ${offsetBy("ao", "i", s.a.rowStride)}, oi = oo + i*${N};`,
       `${p}  row.fill(0);`,
       `${p}  for (let k = 0; k < ${K}; k++) {`,
-      `${p}    const a = ${operandAt(s.a, "ao", "i", "k")};`,
-      `${p}    for (let j = 0; j < ${N}; j++) row[j] += a * ${operandAt(s.b, "bo", "k", "j")};`,
+      `${p}    const a = ${A("ar", "k")}, br = ${offsetBy("bo", "k", s.b.rowStride)};`,
+      `${p}    for (let j = 0; j < ${N}; j++) row[j] += a * ${B("br", "j", s.b.colStride)};`,
       `${p}  }`,
-      `${p}  for (let j = 0; j < ${N}; j++) b${s.out}[oo + i*${N} + j] = ${encode("row[j]", s.outDType)};`,
+      `${p}  for (let j = 0; j < ${N}; j++) ${out("j", "row[j]")}`,
       `${p}}`,
     );
   }
@@ -251,20 +310,33 @@ export function emitKernelJs(k: Kernel): string {
   return [`function ${k.name}(${params.join(", ")}) {`, ...k.body.flatMap((s) => emitStmt(s, "  ")), "}"].join("\n");
 }
 
-/** The whole program: helpers from `rt`, every kernel, and `run(B, S)` calling them in order. */
-export function emitProgramJs(kernels: readonly Kernel[]): string {
+/**
+ * The emitted JavaScript of a program: one function per distinct kernel and the wrapper, and
+ * both joined into the `source` a backend compiles. (A Program read back for running only,
+ * as from a bundle, may carry just `source`.)
+ */
+export interface JsSources {
+  /** Function declarations `function <name>(b…, s…) {…}`; kernels of identical structure share one. */
+  readonly kernels?: readonly { readonly name: string; readonly source: string }[];
+  /** `function run(B, S) {…}`: calls the kernels in order on the buffers `B` (by buffer id) and symbol values `S`. */
+  readonly wrapper?: string;
+  /**
+   * Everything as the body of one function of the runtime helpers `rt` returning `run`: what a
+   * backend compiles (`new Function("rt", source)`), and what a bundle stores.
+   */
+  readonly source: string;
+}
+
+/** The whole program; kernel sources call the runtime helpers (JS_RUNTIME_HELPERS) by name. */
+export function emitProgramJs(kernels: readonly Kernel[]): Required<JsSources> {
   for (const k of kernels) if (!/^[A-Za-z_]\w*$/.test(k.name)) throw new InternalError(`bad kernel name ${k.name}`);
-  const { functions, calls: distinct } = distinctKernels(kernels, emitKernelJs);
-  const calls = distinct.map((c) => {
+  const { functions, calls } = distinctKernels(kernels, emitKernelJs);
+  const lines = calls.map((c) => {
     const f = functions[c.fn]!;
     return `  ${f.name}(${[...c.buffers.map((b) => `B[${b}]`), ...f.symbols.map((s) => `S.${s}`)].join(", ")});`;
   });
-  return [
-    `"use strict";`,
-    `const { ${JS_RUNTIME_HELPERS.join(", ")} } = rt;`,
-    ...functions.map(emitKernelJs),
-    `return function run(B, S) {`,
-    ...calls,
-    `};`,
-  ].join("\n");
+  const sources = functions.map((f) => ({ name: f.name, source: emitKernelJs(f) }));
+  const wrapper = ["function run(B, S) {", ...lines, "}"].join("\n");
+  const source = [`"use strict";`, `const { ${JS_RUNTIME_HELPERS.join(", ")} } = rt;`, ...sources.map((k) => k.source), `return ${wrapper};`].join("\n");
+  return { kernels: sources, wrapper, source };
 }

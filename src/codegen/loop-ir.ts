@@ -1,5 +1,6 @@
-// The loop IR shared by every emitter (JS now, C next): index expressions, value expressions,
-// statements and kernels. Plain data, JSON-serialisable, so programs can go into bundles.
+// The loop IR shared by every emitter (JS and C): index expressions, value expressions,
+// statements (loops, reductions into accumulators, let-bound locals, stores, matmul template
+// calls) and kernels. Plain data; its JSON form (kernel-json.ts) goes into programs and bundles.
 //
 // Affine index arithmetic reuses the canonical integer polynomials of src/tensor (`Dim`):
 // loop variables (i0, r3, …) and shape symbols (s0, …) are both just names in a polynomial,
@@ -47,6 +48,8 @@ export type Stmt =
   /** A reduction into local `acc` (and `acc_i` for argmax) over `v` in [0, extent). */
   | { readonly k: "reduce"; readonly acc: string; readonly op: ReduceOp; readonly v: string; readonly extent: IExpr; readonly body: readonly Stmt[]; readonly value: VExpr; readonly dtype: DType }
   | { readonly k: "store"; readonly buf: number; readonly index: IExpr; readonly value: VExpr; readonly dtype: DType }
+  /** Binds a value computed once to a local (a common subexpression of the statements after it). */
+  | { readonly k: "let"; readonly name: string; readonly value: VExpr; readonly dtype: DType }
   | {
       readonly k: "matmul";
       readonly out: number;

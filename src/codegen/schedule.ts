@@ -1,9 +1,13 @@
-// Scheduling: decides which nodes are realised into buffers (everything else is fused into
-// its consumers), finds matmul operands that are strided views (no copy), and orders kernels.
+// Scheduling: decides which nodes are realised into buffers — graph inputs and outputs, matmul
+// results, matmul operands that are not strided views of a buffer, multi-element constants,
+// costly nodes needed by kernels of two different roots, and reductions a consumer would
+// recompute — and fuses everything else into its consumers. One kernel per realised node, in
+// graph order; matmul kernels are template calls over strided operand views (no copies).
 import { type DType, type Dim, type Shape, dimAdd, dimEq, dimMul } from "../tensor/index.js";
 import { normalizeAxis, sliceBounds } from "../ops/index.js";
 import type { Graph, Node } from "../graph/index.js";
-import { KernelBuilder, finishKernel } from "./lower.js";
+import { KernelBuilder } from "./kernel-builder.js";
+import { finishKernel } from "./finish-kernel.js";
 import { type IExpr, type Kernel, type MatmulOperand, ipoly } from "./loop-ir.js";
 
 export type BufferKind = "input" | "output" | "temp" | "const";
@@ -79,7 +83,8 @@ function viewOf(n: Node, realised: ReadonlySet<Node>): View | undefined {
   }
 }
 
-export function schedule(graph: Graph): Schedule {
+/** Nodes realised into buffers before any kernel is built (see the header comment). */
+function initialRealised(graph: Graph): Set<Node> {
   const users = graph.users();
   const outputs = new Set(graph.outputs);
   const realised = new Set<Node>();
@@ -103,6 +108,22 @@ export function schedule(graph: Graph): Schedule {
     if (!realised.has(n) && r.size > 1 && !CHEAP.has(n.op) && n.type.shape.length > 0) realised.add(n);
     roots.set(n, r);
   }
+  return realised;
+}
+
+export function schedule(graph: Graph): Schedule {
+  const realised = initialRealised(graph);
+  // Reductions that a consumer would recompute across loops they do not depend on (a reduction
+  // over a non-last axis feeding a pointwise op, say) get a kernel of their own; repeat until none.
+  for (;;) {
+    const { result, redundant } = buildKernels(graph, realised);
+    if (redundant.size === 0) return result;
+    for (const n of redundant) realised.add(n);
+  }
+}
+
+function buildKernels(graph: Graph, realised: ReadonlySet<Node>): { result: Schedule; redundant: Set<Node> } {
+  const outputs = new Set(graph.outputs);
   const buffers: BufferInfo[] = [];
   const bufferOf = new Map<Node, number>();
   const index = new Map(graph.nodes.map((n, i) => [n, i]));
@@ -120,6 +141,7 @@ export function schedule(graph: Graph): Schedule {
   }
 
   const kernels: Kernel[] = [];
+  const redundant = new Set<Node>();
   for (const n of graph.nodes) {
     const out = bufferOf.get(n);
     if (out === undefined || n.op === "input" || n.op === "constant") continue;
@@ -133,8 +155,9 @@ export function schedule(graph: Graph): Schedule {
       (m) => bufferOf.get(m),
     );
     kernels.push(builder.build(name, n, out));
+    for (const r of builder.redundant) redundant.add(r);
   }
-  return { buffers, kernels, outputs: graph.outputs.map((o) => bufferOf.get(o)!) };
+  return { result: { buffers, kernels, outputs: graph.outputs.map((o) => bufferOf.get(o)!) }, redundant };
 }
 
 interface OperandView {
