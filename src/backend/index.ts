@@ -6,3 +6,5 @@ export { loadNativeProgram, nativeSource, type NativeExecutable } from "./native
 export {
   getToolchain, hasToolchain, buildSharedObject, compilerInvocations, NodeHeadersNotFoundError, type Toolchain, type Compiler, type BuildResult,
 } from "./native-toolchain.js";
+// The native toolchain, builder, loader, runtime and GEMM/GEMV templates (src/backend/native/).
+export * from "./native/index.js";

@@ -13,9 +13,12 @@ export const RUNTIME_C = String.raw`
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
+#include <sched.h>
 
 #define KILN_API static __attribute__((unused))
 #define KILN_INLINE static inline __attribute__((always_inline, unused))
+/* A read prefetch into L2 (prefetcht1 on x86); never faults, even past the end of a buffer. */
+#define KILN_PREFETCH_L2(p) __builtin_prefetch((const void*)(p), 0, 2)
 
 /* The instruction set the kernels are compiled for, chosen by the compiler flags of the target. */
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
@@ -40,10 +43,12 @@ export const RUNTIME_C = String.raw`
 #define KILN_PAUSE() ((void)0)
 #endif
 
-/* ---- errors: a kernel or wrapper reports a failure; the N-API glue throws it after the call ---- */
-static _Thread_local const char* kiln_error_message;
+/* ---- errors: a kernel (on any pool thread) or the wrapper reports a failure; the glue throws it after the call.
+   The first message wins; messages are static strings. ---- */
+static _Atomic(const char*) kiln_error_message;
 KILN_API void kiln_fail(const char* message) {
-  if (!kiln_error_message) kiln_error_message = message;
+  const char* none = NULL;
+  atomic_compare_exchange_strong(&kiln_error_message, &none, message);
 }
 
 /* ---- thread pool: workers spin for a while after each job, then sleep on a condition variable ---- */
@@ -63,11 +68,11 @@ static struct {
   void* ctx;
   int nth;                    /* threads taking part in the current job, caller included */
   int workers;                /* started worker threads */
-  int threads;                /* wanted threads, caller included */
+  atomic_int threads;         /* wanted threads, caller included (0 until set: 1) */
   int users;                  /* Node environments that loaded this object */
   unsigned start_gen;
   pthread_t handles[KILN_MAX_THREADS];
-} kiln_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+} kiln_pool = {.dispatch = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static _Thread_local int kiln_in_job;
 
@@ -87,6 +92,7 @@ static void* kiln_worker_main(void* arg) {
     int spins = 0;
     while ((g = atomic_load_explicit(&kiln_pool.gen, memory_order_acquire)) == seen) {
       if ((++spins & 255) != 0) { KILN_PAUSE(); continue; }
+      sched_yield(); /* let other runnable threads have this core: on a busy machine spinning must not starve them */
       int64_t now = kiln_now_ns();
       if (spin_until == 0) { spin_until = now + KILN_SPIN_NS; continue; }
       if (now < spin_until) continue;
@@ -128,14 +134,14 @@ static int kiln_pool_grow(int threads) {
   return kiln_pool.workers + 1 < threads ? kiln_pool.workers + 1 : threads;
 }
 
-KILN_API int kiln_num_threads(void) { return kiln_pool.threads > 0 ? kiln_pool.threads : 1; }
+KILN_API int kiln_num_threads(void) {
+  int n = atomic_load_explicit(&kiln_pool.threads, memory_order_relaxed);
+  return n > 0 ? n : 1;
+}
 
+/* Takes effect at the next parallel region; workers are started on demand and never stopped before unload. */
 KILN_API void kiln_set_num_threads(int n) {
-  if (n < 1) n = 1;
-  if (n > KILN_MAX_THREADS) n = KILN_MAX_THREADS;
-  pthread_mutex_lock(&kiln_pool.dispatch);
-  kiln_pool.threads = n;
-  pthread_mutex_unlock(&kiln_pool.dispatch);
+  atomic_store(&kiln_pool.threads, n < 1 ? 1 : n > KILN_MAX_THREADS ? KILN_MAX_THREADS : n);
 }
 
 /* Runs fn(ctx, tid, nth) on nth threads (the caller is tid 0) and returns when all are done.
@@ -160,7 +166,10 @@ KILN_API void kiln_parallel(kiln_task_fn fn, void* ctx) {
   kiln_in_job = 1;
   fn(ctx, 0, nth);
   kiln_in_job = 0;
-  while (atomic_load_explicit(&kiln_pool.pending, memory_order_acquire) > 0) KILN_PAUSE();
+  /* Spin for the stragglers, then yield: on a busy machine one of them may be waiting for this very core. */
+  for (int spins = 1; atomic_load_explicit(&kiln_pool.pending, memory_order_acquire) > 0; spins++) {
+    if (spins > 128) sched_yield(); else KILN_PAUSE();
+  }
   pthread_mutex_unlock(&kiln_pool.dispatch);
 }
 
@@ -196,7 +205,8 @@ static void kiln_pool_stop(void) {
 
 /* ---- arena: one 64-byte-aligned block for the memory plan, grown on demand and reused across calls ---- */
 typedef struct { unsigned char* base; size_t cap; } kiln_arena;
-static kiln_arena kiln_default_arena;
+/* Per calling thread, so JS worker threads running the same object never share one. */
+static _Thread_local kiln_arena kiln_default_arena;
 
 KILN_INLINE size_t kiln_align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
@@ -222,6 +232,22 @@ KILN_API void* kiln_scratch(size_t bytes) {
   void* p = aligned_alloc(64, kiln_align64(bytes ? bytes : 64));
   if (!p) kiln_fail("kiln scratch: out of memory");
   return p;
+}
+
+/* Per-thread scratch (packed panels): grows on demand, kept for the thread's life, valid until the thread's next call. */
+static _Thread_local void* kiln_tls_scratch;
+static _Thread_local size_t kiln_tls_scratch_cap;
+KILN_API void* kiln_thread_scratch(size_t bytes) {
+  if (bytes > kiln_tls_scratch_cap) {
+    free(kiln_tls_scratch);
+    kiln_tls_scratch_cap = kiln_align64(bytes);
+    kiln_tls_scratch = aligned_alloc(64, kiln_tls_scratch_cap);
+    if (!kiln_tls_scratch) {
+      kiln_tls_scratch_cap = 0;
+      kiln_fail("kiln thread scratch: out of memory");
+    }
+  }
+  return kiln_tls_scratch;
 }
 
 /* ---- bf16 / f16 scalars (round to nearest even, as src/tensor/half.ts) ---- */

@@ -1,0 +1,279 @@
+// `npm run bench -- native [--reps n] [--threads n]`: the machine's limits measured in this run (f32 FMA peak, memory
+// bandwidth, thread-pool dispatch cost next to OpenMP's), then the GEMM and GEMV templates as ratios to those limits.
+// Every figure is the best of n timed runs. Tables, then one JSON line.
+import { NativeBuilder, detectCpuFeatures, findCCompiler, loadNativeModule } from "../src/backend/native/index.js";
+import { kernelEntrySource, kernelSymbols, type KernelName } from "../test/backend-native/kernel-entry.js";
+import { printJsonLine, printTable, type Row } from "./report.js";
+
+/** Probes run inside the same object as the kernels (same flags, same thread pool). */
+const PROBES_C = String.raw`
+typedef struct { int64_t iters; double* out; } bench_peak_job;
+/* 12 independent FMA chains per thread: enough to cover FMA latency × throughput on current x86 cores. */
+static void bench_peak_task(void* p, int tid, int nth) {
+  (void)nth;
+  const bench_peak_job* job = (const bench_peak_job*)p;
+  kv m = kv_set1(0.999999f), c = kv_set1(1e-7f);
+  kv a0 = kv_set1(0.01f * tid), a1 = kv_set1(0.1f), a2 = kv_set1(0.2f), a3 = kv_set1(0.3f), a4 = kv_set1(0.4f), a5 = kv_set1(0.5f);
+  kv a6 = kv_set1(0.6f), a7 = kv_set1(0.7f), a8 = kv_set1(0.8f), a9 = kv_set1(0.9f), a10 = kv_set1(1.0f), a11 = kv_set1(1.1f);
+  for (int64_t i = 0; i < job->iters; i++) {
+    a0 = kv_fma(a0, m, c); a1 = kv_fma(a1, m, c); a2 = kv_fma(a2, m, c); a3 = kv_fma(a3, m, c);
+    a4 = kv_fma(a4, m, c); a5 = kv_fma(a5, m, c); a6 = kv_fma(a6, m, c); a7 = kv_fma(a7, m, c);
+    a8 = kv_fma(a8, m, c); a9 = kv_fma(a9, m, c); a10 = kv_fma(a10, m, c); a11 = kv_fma(a11, m, c);
+  }
+  kv s = kv_add(kv_add(kv_add(a0, a1), kv_add(a2, a3)), kv_add(kv_add(a4, a5), kv_add(a6, a7)));
+  job->out[tid] = kv_sum(kv_add(s, kv_add(kv_add(a8, a9), kv_add(a10, a11))));
+}
+/* bufs: f64 out[threads]; syms: iterations. flops = iterations * 12 * 2 * KV_LANES per thread. */
+static void bench_peak(void** bufs, const int64_t* syms) {
+  bench_peak_job job = {syms[0], (double*)bufs[0]};
+  kiln_parallel(bench_peak_task, &job);
+  ((double*)bufs[1])[0] = KV_LANES;
+}
+
+typedef struct { const float* a; int64_t n; double* out; int64_t prefetch; } bench_read_job;
+static void bench_read_task(void* p, int tid, int nth) {
+  const bench_read_job* job = (const bench_read_job*)p;
+  int64_t per = job->n / nth / 64 * 64, lo = per * tid, hi = tid == nth - 1 ? job->n : lo + per;
+  kv s0 = kv_zero(), s1 = kv_zero(), s2 = kv_zero(), s3 = kv_zero();
+  int64_t i = lo;
+  for (; i + 4 * KV_LANES <= hi; i += 4 * KV_LANES) {
+    if (job->prefetch) for (int l = 0; l < 4 * KV_LANES * 4; l += 64) KILN_PREFETCH_L2((const char*)(job->a + i) + 4096 + l);
+    s0 = kv_add(s0, kv_load(job->a + i));
+    s1 = kv_add(s1, kv_load(job->a + i + KV_LANES));
+    s2 = kv_add(s2, kv_load(job->a + i + 2 * KV_LANES));
+    s3 = kv_add(s3, kv_load(job->a + i + 3 * KV_LANES));
+  }
+  float t = kv_sum(kv_add(kv_add(s0, s1), kv_add(s2, s3)));
+  for (; i < hi; i++) t += job->a[i];
+  job->out[tid] = t;
+}
+/* bufs: f32 a[n], f64 out[threads]; syms: n, prefetch (into L2, 4 KiB ahead). Reads every byte of a once. */
+static void bench_read(void** bufs, const int64_t* syms) {
+  bench_read_job job = {(const float*)bufs[0], syms[0], (double*)bufs[1], syms[1]};
+  kiln_parallel(bench_read_task, &job);
+}
+
+typedef struct { float* a; const float* b; const float* c; } bench_triad_job;
+static void bench_triad_range(void* p, int64_t lo, int64_t hi) {
+  const bench_triad_job* job = (const bench_triad_job*)p;
+  for (int64_t i = lo; i < hi; i++) job->a[i] = job->b[i] + 3.0f * job->c[i];
+}
+/* bufs: f32 a, b, c [n]; syms: n (STREAM triad: 3 * n * 4 bytes). */
+static void bench_triad(void** bufs, const int64_t* syms) {
+  bench_triad_job job = {(float*)bufs[0], (const float*)bufs[1], (const float*)bufs[2]};
+  kiln_parallel_for(syms[0], 4096, bench_triad_range, &job);
+}
+
+static void bench_empty_task(void* p, int tid, int nth) { (void)p; (void)tid; (void)nth; }
+static void bench_small_range(void* p, int64_t lo, int64_t hi) {
+  float* x = (float*)p;
+  for (int64_t i = lo; i < hi; i++) x[i] = x[i] * 0.5f + 1.0f;
+}
+/* bufs: f64 out[2], f32 x[n]; syms: reps, n. out = ns per empty parallel region, ns per small parallel-for. */
+static void bench_pool(void** bufs, const int64_t* syms) {
+  double* out = (double*)bufs[0];
+  int64_t t0 = kiln_now_ns();
+  for (int64_t r = 0; r < syms[0]; r++) kiln_parallel(bench_empty_task, NULL);
+  int64_t t1 = kiln_now_ns();
+  for (int64_t r = 0; r < syms[0]; r++) kiln_parallel_for(syms[1], 64, bench_small_range, bufs[1]);
+  int64_t t2 = kiln_now_ns();
+  out[0] = (double)(t1 - t0) / (double)syms[0];
+  out[1] = (double)(t2 - t1) / (double)syms[0];
+}
+`;
+
+/** The same two measurements with OpenMP (built with -fopenmp), for the pool-or-OpenMP decision. */
+const OMP_C = String.raw`
+/* bufs: f64 out[2], f32 x[n]; syms: reps, n, threads. */
+static void bench_omp(void** bufs, const int64_t* syms) {
+  double* out = (double*)bufs[0];
+  float* x = (float*)bufs[1];
+  int64_t reps = syms[0], n = syms[1];
+  int threads = (int)syms[2];
+  int64_t t0 = kiln_now_ns();
+  for (int64_t r = 0; r < reps; r++) {
+    #pragma omp parallel num_threads(threads)
+    { __asm__ __volatile__("" ::: "memory"); }
+  }
+  int64_t t1 = kiln_now_ns();
+  for (int64_t r = 0; r < reps; r++) {
+    #pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t i = 0; i < n; i++) x[i] = x[i] * 0.5f + 1.0f;
+  }
+  int64_t t2 = kiln_now_ns();
+  out[0] = (double)(t1 - t0) / (double)reps;
+  out[1] = (double)(t2 - t1) / (double)reps;
+}
+`;
+
+/**
+ * Best (shortest) seconds per call of fn over `reps` timed batches of `batch` calls, after one warm-up batch.
+ * The machine is shared and noisy; limits and kernels alike are taken at their best, so their ratios stay meaningful.
+ */
+function seconds(fn: () => void, reps: number, batch = 1): number {
+  for (let i = 0; i < batch; i++) fn();
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < batch; i++) fn();
+    best = Math.min(best, (performance.now() - t0) / 1000 / batch);
+  }
+  return best;
+}
+
+/** Deterministic f32 values in [-1, 1). */
+function randomF32(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+/** Random normal bf16 words (magnitudes 2^-7..2^-6, both signs): no NaN, infinity or subnormal. */
+function randomBf16(n: number, seed: number): Uint16Array {
+  const out = new Uint16Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = 0x3c00 | (s & 0x807f);
+  }
+  return out;
+}
+
+function parseArgs(args: string[]): { reps: number; threads?: number } {
+  const get = (name: string) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? Number(args[i + 1]) : undefined;
+  };
+  return { reps: get("reps") ?? 9, threads: get("threads") };
+}
+
+export async function run(args: string[]): Promise<void> {
+  const opts = parseArgs(args);
+  const compiler = findCCompiler();
+  const builder = new NativeBuilder();
+  const ompBuilder = new NativeBuilder({ dir: builder.dir, target: builder.target, extraFlags: ["-fopenmp"] });
+  const t0 = performance.now();
+  const [main, omp] = await Promise.allSettled([
+    builder.build(kernelEntrySource(PROBES_C, [
+      { name: "peak", symbol: "bench_peak" }, { name: "read", symbol: "bench_read" },
+      { name: "triad", symbol: "bench_triad" }, { name: "pool", symbol: "bench_pool" },
+    ])),
+    ompBuilder.build(kernelEntrySource(OMP_C, [{ name: "omp", symbol: "bench_omp" }])),
+  ]);
+  const buildMs = performance.now() - t0;
+  if (main.status === "rejected") throw main.reason;
+  const mod = loadNativeModule(main.value.path);
+  if (opts.threads) mod.threads = opts.threads;
+  const threads = mod.threads;
+  const out = new Float64Array(256);
+  const lanes = new Float64Array(1);
+
+  // ---- the machine's limits ----
+  const peak = (n: number): number => {
+    mod.threads = n;
+    const iters = 4_000_000;
+    const s = seconds(() => mod.call("peak", [out, lanes], [iters]), 2 * opts.reps);
+    return (iters * 12 * 2 * lanes[0]! * n) / s / 1e9;
+  };
+  const peak1 = peak(1);
+  const peakN = threads > 1 ? peak(threads) : peak1;
+  mod.threads = threads;
+  const big = randomF32(128 * 2 ** 20, 1); // 512 MiB
+  const readGBs = big.byteLength / seconds(() => mod.call("read", [big, out], [big.length, 0]), opts.reps) / 1e9;
+  const readPrefetchGBs = big.byteLength / seconds(() => mod.call("read", [big, out], [big.length, 1]), opts.reps) / 1e9;
+  const triadN = 32 * 2 ** 20;
+  const [ta, tb, tc] = [new Float32Array(triadN), big.subarray(0, triadN), big.subarray(triadN, 2 * triadN)];
+  const triadGBs = (3 * 4 * triadN) / seconds(() => mod.call("triad", [ta, tb, tc], [triadN]), opts.reps) / 1e9;
+  const small = randomF32(16_384, 3);
+  const reps = 20_000;
+  mod.call("pool", [out, small], [reps, small.length]);
+  const poolNs = [out[0]!, out[1]!];
+  let ompNs: number[] | undefined;
+  if (omp.status === "fulfilled") {
+    const o = loadNativeModule(omp.value.path);
+    o.call("omp", [out, small], [reps, small.length, threads]);
+    ompNs = [out[0]!, out[1]!];
+  }
+  /** The best rate any bandwidth probe reached is the limit the GEMV is held to (conservative: triad also writes). */
+  const bandwidth = Math.max(readGBs, readPrefetchGBs, triadGBs);
+
+  // ---- GEMM ----
+  const gemmRows: Row[] = [];
+  for (const [M, N, K] of [[128, 1024, 1024], [128, 3072, 1024]] as const) {
+    const A = randomF32(M * K, 5);
+    const C = new Float32Array(M * N);
+    const Bf = randomF32(N * K, 6);
+    const Bh = randomBf16(N * K, 7);
+    for (const kernel of ["gemm_nt_f32", "gemm_nt_bf16", "gemm_nt_bf16dot", "gemm_nn_f32"] as const satisfies readonly KernelName[]) {
+      const B = kernel.includes("bf16") ? Bh : Bf;
+      const syms = kernelSymbols(kernel, M, N, K);
+      const s = seconds(() => mod.run([A, B, C, C], syms), opts.reps, 5);
+      const gflops = (2 * M * N * K) / s / 1e9;
+      gemmRows.push({ kernel, M, N, K, ms: s * 1e3, "GFLOP/s": gflops, "of f32 peak": gflops / peakN });
+    }
+  }
+
+  // ---- GEMV ----
+  const gemvRows: Row[] = [];
+  const gemv: Record<string, number | string>[] = [];
+  const x = randomF32(1024, 8);
+  const addGemv = (kernel: KernelName, N: number, K: number, weights: (Uint16Array | Float32Array)[], label: string) => {
+    const y = new Float32Array(N);
+    const syms = kernelSymbols(kernel, 1, N, K);
+    let i = 0;
+    const batch = N > 100_000 ? 1 : 20;
+    const s = seconds(() => mod.run([x, weights[i++ % weights.length]!, y, y], syms), opts.reps, batch);
+    const gbs = weights[0]!.byteLength / s / 1e9;
+    gemvRows.push({ kernel, N, K, weights: label, "µs": s * 1e6, "GB/s": gbs, "of bandwidth": gbs / bandwidth });
+    gemv.push({ kernel, N, K, weights: label, gbs, ratio: gbs / bandwidth });
+  };
+  // A decoder reads each layer's weights once per token, from DRAM: rotate through copies well past the L3 size.
+  const copies = Array.from({ length: 24 }, (_, i) => randomBf16(3072 * 1024, 20 + i));
+  addGemv("gemv_nt_bf16", 3072, 1024, copies, "24 copies (DRAM)");
+  addGemv("gemv_nt_bf16", 3072, 1024, copies.slice(0, 1), "one copy (cache)");
+  addGemv("gemv_nt_f32", 3072, 1024, Array.from({ length: 12 }, (_, i) => randomF32(3072 * 1024, 50 + i)), "12 copies (DRAM)");
+  copies.length = 0;
+  addGemv("gemv_nt_bf16", 151_936, 1024, [randomBf16(151_936 * 1024, 9)], "LM head");
+
+  printTable(`machine limits (${compiler.identity}; ${main.value.target} target, isa ${mod.isa}, ${threads} threads)`, [
+    { figure: "f32 FMA peak, 1 thread", value: peak1, unit: "GFLOP/s" },
+    { figure: `f32 FMA peak, ${threads} threads`, value: peakN, unit: "GFLOP/s" },
+    { figure: `read bandwidth, ${threads} threads (512 MiB)`, value: readGBs, unit: "GB/s" },
+    { figure: `read bandwidth with L2 prefetch, ${threads} threads`, value: readPrefetchGBs, unit: "GB/s" },
+    { figure: `triad bandwidth, ${threads} threads (3×128 MiB)`, value: triadGBs, unit: "GB/s" },
+    { figure: "Kiln pool: empty parallel region", value: poolNs[0]! / 1e3, unit: "µs" },
+    { figure: "Kiln pool: parallel-for over 16K floats", value: poolNs[1]! / 1e3, unit: "µs" },
+    { figure: "OpenMP: empty parallel region", value: ompNs ? ompNs[0]! / 1e3 : "n/a", unit: "µs" },
+    { figure: "OpenMP: parallel-for over 16K floats", value: ompNs ? ompNs[1]! / 1e3 : "n/a", unit: "µs" },
+    { figure: "build (kernels + probes, and the OpenMP probe)", value: buildMs, unit: "ms" },
+  ]);
+  printTable(`GEMM, ${threads} threads (bf16dot rounds A to bf16; vdpbf16ps peaks at twice the f32 FMA rate)`, gemmRows);
+  printTable(`GEMV (M = 1), ${threads} threads, vs the best measured bandwidth (${bandwidth.toFixed(1)} GB/s)`, gemvRows);
+  printJsonLine("native", {
+    compiler: compiler.identity,
+    target: main.value.target,
+    isa: mod.isa,
+    bf16dot: mod.bf16dot,
+    cpuFeatures: ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16"].filter((f) => detectCpuFeatures().has(f)),
+    threads,
+    peakGflops1: peak1,
+    peakGflops: peakN,
+    readGBs,
+    readPrefetchGBs,
+    bandwidthGBs: bandwidth,
+    triadGBs,
+    poolUs: poolNs.map((n) => n / 1e3),
+    ompUs: ompNs?.map((n) => n / 1e3) ?? null,
+    gemm: gemmRows.map((r) => ({ kernel: r.kernel, M: r.M, N: r.N, K: r.K, gflops: r["GFLOP/s"], ratio: r["of f32 peak"] })),
+    gemv,
+    buildMs,
+  });
+}

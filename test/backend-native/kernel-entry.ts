@@ -1,0 +1,38 @@
+// A native entry that runs one GEMM/GEMV template chosen by a symbol, for the kernel tests and bench/native.ts.
+import { assembleNativeSource } from "../../src/backend/native/index.js";
+
+/** The templates the entry can run, by the index passed in syms[0]. */
+export const KERNELS = ["gemm_nt_f32", "gemm_nt_bf16", "gemm_nt_bf16dot", "gemm_nn_f32", "gemm_nn_bf16", "gemv_nt_f32", "gemv_nt_bf16", "linear_f32", "linear_bf16"] as const;
+export type KernelName = (typeof KERNELS)[number];
+
+/** B is bf16 words (else f32); B is [K,N] (else [N,K]). */
+export const isBf16 = (k: KernelName): boolean => k.includes("bf16");
+export const isNN = (k: KernelName): boolean => k.startsWith("gemm_nn");
+
+const call = (k: KernelName) =>
+  `kiln_${k}(M, N, K, A, lda, (const ${isBf16(k) ? "uint16_t" : "float"}*)bufs[1], ldb, C, ldc, bias)`;
+
+/** bufs: A f32, B, C f32, bias f32; syms: kernel, M, N, K, has_bias, lda, ldb, ldc. */
+const ENTRY_C = `
+static void kiln_kernel_entry(void** bufs, const int64_t* syms) {
+  int64_t M = syms[1], N = syms[2], K = syms[3], lda = syms[5], ldb = syms[6], ldc = syms[7];
+  const float* A = (const float*)bufs[0];
+  float* C = (float*)bufs[2];
+  const float* bias = syms[4] ? (const float*)bufs[3] : NULL;
+  switch (syms[0]) {
+${KERNELS.map((k, i) => `    case ${i}: ${call(k)}; break;`).join("\n")}
+    default: kiln_fail("kiln_kernel_entry: unknown kernel");
+  }
+}
+`;
+
+/** The whole object's source; `extra` adds more C (and `entries` more entries), e.g. the bench's probes. */
+export function kernelEntrySource(extra = "", entries: readonly { name: string; symbol: string }[] = []): string {
+  return assembleNativeSource({ code: ENTRY_C + extra, entries: [{ name: "run", symbol: "kiln_kernel_entry", buffers: 4, symbols: 8 }, ...entries] });
+}
+
+/** The symbol values for one call (no strides given: dense). */
+export function kernelSymbols(kernel: KernelName, M: number, N: number, K: number, o: { bias?: boolean; lda?: number; ldb?: number; ldc?: number } = {}): BigInt64Array {
+  const ldb = o.ldb ?? (isNN(kernel) ? N : K);
+  return BigInt64Array.from([KERNELS.indexOf(kernel), M, N, K, o.bias ? 1 : 0, o.lda ?? K, ldb, o.ldc ?? N].map(BigInt));
+}
