@@ -1,6 +1,6 @@
 // dce: drops nodes no output depends on; graph inputs always stay (they are the signature).
 import { Graph, type Node } from "../graph/index.js";
-import type { Pass } from "./pass.js";
+import { type Pass, copyNode, rebuild } from "./pass.js";
 
 export const dce: Pass = {
   name: "dce",
@@ -12,6 +12,7 @@ export const dce: Pass = {
     }
     const kept = graph.nodes.filter((n) => live.has(n) || n.op === "input");
     if (kept.length === graph.nodes.length) return graph;
-    return new Graph(graph.symbols, kept, graph.outputs);
+    // A live node's inputs are live, so the kept list is closed; rebuilding renumbers ids by position.
+    return rebuild(new Graph(graph.symbols, kept, graph.outputs), copyNode);
   },
 };

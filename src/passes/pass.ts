@@ -1,5 +1,4 @@
 // Pass: a named graph → graph rewrite; `rebuild` is the walk most passes are made of.
-import { type Attrs, type OpName } from "../ops/index.js";
 import { type Graph, GraphBuilder, type Node } from "../graph/index.js";
 
 export interface Pass {
@@ -7,15 +6,15 @@ export interface Pass {
   run(graph: Graph): Graph;
 }
 
-/** How a rewrite handles one node: return the new node standing for it. */
+/** How a rewrite handles one node: given its inputs already rebuilt, return the new node standing for it. */
 export type NodeRewrite = (node: Node, inputs: readonly Node[], b: GraphBuilder) => Node;
 
-/** Copies the node as it is (with its inputs already mapped). */
+/** Copies the node as it is (with its inputs already mapped), keeping its source. */
 export function copyNode(node: Node, inputs: readonly Node[], b: GraphBuilder): Node {
   return b.node(node.op, inputs, node.attrs, node.source);
 }
 
-/** Rebuilds `graph` node by node through `rewrite`, keeping symbols and mapping outputs. */
+/** Rebuilds `graph` node by node through `rewrite` (in order), keeping its symbols and mapping its outputs. */
 export function rebuild(graph: Graph, rewrite: NodeRewrite): Graph {
   const b = new GraphBuilder();
   for (const s of graph.symbols) b.addSymbol(s);
@@ -23,9 +22,3 @@ export function rebuild(graph: Graph, rewrite: NodeRewrite): Graph {
   for (const n of graph.nodes) map.set(n, rewrite(n, n.inputs.map((i) => map.get(i)!), b));
   return b.build(graph.outputs.map((o) => map.get(o)!));
 }
-
-export function isOp(n: Node, ...ops: OpName[]): boolean {
-  return ops.includes(n.op);
-}
-
-export type { Attrs };
