@@ -212,6 +212,21 @@ function operandC(o: MatmulOperand, base: string, row: string, col: string): str
 }
 
 /** Generic strided matmul, threaded over rows; the tuned GEMM/GEMV templates replace it for the common layouts. */
+const isUnit = (e: IExpr) => e.k === "poly" && e.p === 1;
+
+/**
+ * The runtime's tuned GEMM/GEMV template for this matmul, with its B leading dimension, when the
+ * layout fits: A f32 with unit column stride, B f32 or bf16 as [N,K] (a Linear weight: GEMV for
+ * few rows, blocked GEMM otherwise) or [K,N], f32 output. Other layouts use the generic loop.
+ */
+function matmulTemplate(s: Extract<Stmt, { k: "matmul" }>): [string, string] | undefined {
+  if (s.a.dtype !== "f32" || s.outDType !== "f32" || !isUnit(s.a.colStride)) return undefined;
+  if (s.b.dtype !== "f32" && s.b.dtype !== "bf16") return undefined;
+  if (isUnit(s.b.rowStride)) return [`kiln_linear_${s.b.dtype}`, emitIndexC(s.b.colStride)];
+  if (isUnit(s.b.colStride)) return [`kiln_gemm_nn_${s.b.dtype}`, emitIndexC(s.b.rowStride)];
+  return undefined;
+}
+
 function matmulC(s: Extract<Stmt, { k: "matmul" }>, pad: string): string[] {
   const [M, N, K] = [emitIndexC(s.m), emitIndexC(s.n), emitIndexC(s.kdim)];
   const batch = s.batch.map(emitIndexC);
@@ -227,6 +242,19 @@ function matmulC(s: Extract<Stmt, { k: "matmul" }>, pad: string): string[] {
     }
     return terms.join(" + ");
   };
+  const template = matmulTemplate(s);
+  if (template) {
+    const [fn, ldb] = template;
+    return [
+      `${pad}{`,
+      `${pad}  const int64_t M = ${M}, N = ${N}, K = ${K}, NB = ${nb};`,
+      `${pad}  for (int64_t t = 0; t < NB; t++) {`,
+      `${pad}    const int64_t ao = ${unravel(s.a)}, bo = ${unravel(s.b)};`,
+      `${pad}    ${fn}(M, N, K, b${s.a.buf} + ao, ${emitIndexC(s.a.rowStride)}, b${s.b.buf} + bo, ${ldb}, b${s.out} + t * M * N, N, 0);`,
+      `${pad}  }`,
+      `${pad}}`,
+    ];
+  }
   return [
     `${pad}{`,
     `${pad}  const int64_t M = ${M}, N = ${N}, K = ${K}, NB = ${nb};`,

@@ -8,12 +8,12 @@ import { Tensor, type Dim, dimFromJSON } from "../tensor/index.js";
 import type { SymbolInfo } from "../graph/index.js";
 import { type ArgSpec, type DynamicSpec, type TraceableModule, type TreeSpec, isTraceableModule, trace, unflattenTree } from "../trace/index.js";
 import type { Program } from "../codegen/index.js";
-import { type Executable, type NativeExecutable, getToolchain, loadJsProgram, loadNativeProgram } from "../backend/index.js";
+import { type Executable, type NativeExecutable, getToolchain, hostCpuFeatures, loadJsProgram, loadNativeProgram, nativeTarget } from "../backend/index.js";
 import { BUNDLE_FORMAT_VERSION, type KeyFactors, computeCacheKey, decodeBundle, diffFactors, encodeBundle } from "../cache/index.js";
 import { ArgumentError, BundleCorruptError, GuardMismatchError, bump, readEnv, sha256Hex } from "../util/index.js";
 import { compileGraph } from "./compile-graph.js";
 import { buildGuards } from "./guards.js";
-import { compilerFingerprint, cpuFeatures, hostFactors } from "./host.js";
+import { compilerFingerprint, hostFactors } from "./host.js";
 import { KILN_VERSION } from "./version.js";
 
 export interface AotOptions {
@@ -80,8 +80,9 @@ export function keyFactors(target: Target, args: readonly unknown[], options: Ao
     params: module ? module.namedTensorSlots().map((s) => ({ name: s.name, kind: s.kind, dtype: s.get().dtype, shape: s.get().shape.map(String) })) : [],
     source: staticFingerprint(target),
     backend,
-    compiler: tc ? { version: tc.compiler.version, target: tc.compiler.target, flags: tc.flags } : null,
-    cpu_features: backend === "native" ? cpuFeatures() : [],
+    compiler: tc ? { version: tc.compiler.version, triple: tc.compiler.target, isa: nativeTarget().target } : null,
+    // The features the object's ISA level requires (not all the host has): hosts of one level share bundles.
+    cpu_features: backend === "native" ? nativeTarget().requires : [],
     ...hostFactors(),
     rank: options.rank ?? 0,
     world_size: options.worldSize ?? 1,
@@ -239,7 +240,7 @@ export function loadCompiledFunction(bytes: Uint8Array, options: LoadOptions = {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = join(dir, `${sha}.node`);
     if (!existsSync(file) || sha256Hex(readFileSync(file)) !== sha) writeFileSync(file, object);
-    executable = loadNativeProgram(program, { path: file, sha256: sha, compiled: false });
+    executable = loadNativeProgram(program, { path: file, sha256: sha });
   } else {
     executable = loadJsProgram(program);
   }
@@ -257,7 +258,7 @@ function checkManifest(m: Manifest, path: string, expect: KeyFactors | undefined
     if (m.factors[k] !== host[k]) throw new GuardMismatchError(k, String(m.factors[k]), host[k], path);
   }
   if (m.backend === "native") {
-    const have = new Set(cpuFeatures());
+    const have = hostCpuFeatures();
     const missing = (m.factors.cpu_features as string[]).filter((f) => !have.has(f));
     if (missing.length) throw new GuardMismatchError("cpu_features", `a CPU with ${missing.join(", ")}`, "a CPU without it", `${path}: built for a CPU this host is not (missing ${missing.join(", ")})`);
   }

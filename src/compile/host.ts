@@ -1,32 +1,9 @@
-// What of this host can change compiled code: os, arch, Node's ABI, the CPU features native
-// code may use, and a fingerprint of Kiln's own compiler code. Nothing of place (paths, HOME, hostname).
+// What of this host can change compiled code: os, arch, Node's ABI, and a fingerprint of Kiln's own compiler code. Nothing of place (paths, HOME, hostname).
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { arch, platform } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readEnv, sha256Hex } from "../util/index.js";
-
-/** Features `-march=native` may use on x86-64 that a loading host must also have. */
-const RELEVANT_FEATURES = ["sse4_2", "avx", "f16c", "fma", "avx2", "avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl", "avx512_bf16", "avx512_fp16", "avx512_vnni", "avx512ifma", "avx512vbmi"];
-
-let detected: string[] | undefined;
-
-/** CPU features of this host relevant to native code (KILN_CPU_FEATURES overrides, for tests). */
-export function cpuFeatures(): string[] {
-  const forced = readEnv().cpuFeatures;
-  if (forced) return [...forced].sort();
-  if (!detected) {
-    let flags = new Set<string>();
-    try {
-      const line = readFileSync("/proc/cpuinfo", "utf8").split("\n").find((l) => l.startsWith("flags"));
-      flags = new Set((line ?? "").split(":")[1]?.trim().split(/\s+/) ?? []);
-    } catch {
-      // not Linux: no features known, so bundles needing any are refused
-    }
-    detected = RELEVANT_FEATURES.filter((f) => flags.has(f)).sort();
-  }
-  return detected;
-}
+import { sha256Hex } from "../util/index.js";
 
 export interface HostFactors {
   readonly os: string;

@@ -4,7 +4,7 @@ export { setStance, getStance, withStance, STANCES, type Stance } from "./stance
 export { buildGuards, type GuardFailure } from "./guards.js";
 export { compileGraph, type CompiledGraph, type Executable, type PhaseTimes } from "./compile-graph.js";
 export { aotCompile, loadCompiledFunction, keyFactors, CompiledFunction, type AotOptions, type Manifest, type LoadOptions as BundleLoadOptions } from "./aot.js";
-export { cpuFeatures, hostFactors, compilerFingerprint } from "./host.js";
+export { hostFactors, compilerFingerprint } from "./host.js";
 export { KILN_VERSION } from "./version.js";
 export { loadOrCompile, readManifest, type CacheOutcome } from "./cached.js";
 export { supportsCompile, type SupportsCompileOptions, type CompileActivity } from "./supports-compile.js";

@@ -1,9 +1,10 @@
 // The functional API users write models with: every function binds one op through the dispatcher.
 import { type DType, type Dim, Tensor, isFloat, isSym, parseDType } from "../tensor/index.js";
-import { ArgumentError } from "../util/index.js";
+import { ArgumentError, ShapeError } from "../util/index.js";
 import { bind } from "./dispatch.js";
 import type { Attrs } from "./op-def.js";
 import type { BinaryOp, UnaryOp } from "./op-names.js";
+import { normalizeAxis } from "./shape-rules.js";
 
 export type TensorOrScalar = Tensor | number;
 
@@ -14,10 +15,13 @@ function asTensor(fn: string, x: unknown): Tensor {
   throw new ArgumentError(fn, `expected a Tensor, got ${x === null ? "null" : typeof x}`);
 }
 
-/** A plain number next to a tensor becomes a 0-d tensor of that tensor's dtype (f32 if a fraction meets ints). */
+/**
+ * A plain number next to a tensor becomes a 0-d tensor of that tensor's dtype, except that a
+ * fraction next to ints or bools is f32 and an integer next to bools is i32 (torch's scalar rules).
+ */
 function scalarFor(x: number, like: Tensor): Tensor {
-  const dtype: DType = isFloat(like.dtype) || Number.isInteger(x) ? like.dtype : "f32";
-  return full([], x, like.dtype === "bool" && typeof x === "number" && x !== 0 && x !== 1 ? "f32" : dtype);
+  if (!Number.isInteger(x) && !isFloat(like.dtype)) return full([], x, "f32");
+  return full([], x, like.dtype === "bool" ? "i32" : like.dtype);
 }
 
 function binary(op: BinaryOp, a: TensorOrScalar, b: TensorOrScalar): Tensor {
@@ -36,10 +40,12 @@ export function full(shape: readonly Dim[], value: number, dtype: DType = "f32")
 }
 export const zeros = (shape: readonly Dim[], dtype: DType = "f32"): Tensor => full(shape, 0, dtype);
 export const ones = (shape: readonly Dim[], dtype: DType = "f32"): Tensor => full(shape, 1, dtype);
-/** arange(end) or arange(start, end, step); i32 unless a dtype is given. */
-export function arange(startOrEnd: number | Dim, end?: Dim, step = 1, dtype: DType = "i32"): Tensor {
+/** arange(end) or arange(start, end, step); i32 unless a dtype is given or a bound or the step is a fraction (then f32). */
+export function arange(startOrEnd: number | Dim, end?: Dim, step = 1, dtype?: DType): Tensor {
   const [start, stop] = end === undefined ? [0, startOrEnd] : [startOrEnd, end];
-  return bind("arange", [], { start: start as number, end: stop, step, dtype: parseDType(dtype, "arange") });
+  const fraction = [start, stop, step].some((v) => typeof v === "number" && !Number.isInteger(v));
+  const dt = dtype === undefined ? (fraction ? "f32" : "i32") : parseDType(dtype, "arange");
+  return bind("arange", [], { start: start as number, end: stop, step, dtype: dt });
 }
 
 // Pointwise.
@@ -84,11 +90,12 @@ export function where(cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tenso
 export const triu = (x: Tensor, k = 0) => bind("triu", [asTensor("triu", x)], { k });
 export const tril = (x: Tensor, k = 0) => bind("tril", [asTensor("tril", x)], { k });
 
-// Reductions: `axis` omitted reduces over all elements.
+// Reductions: `axis` omitted reduces over all elements (to size-1 dims of every axis with keepdim).
 function reduceOp(op: "sum" | "max" | "min" | "argmax" | "mean", x: Tensor, axis?: number, keepdim = false): Tensor {
   asTensor(op, x);
-  if (axis === undefined) return bind(op, [reshape(x, [-1])], { axis: 0, keepdim: false });
-  return bind(op, [x], { axis, keepdim });
+  if (axis !== undefined) return bind(op, [x], { axis, keepdim });
+  const all = bind(op, [reshape(x, [-1])], { axis: 0, keepdim: false });
+  return keepdim ? reshape(all, x.shape.map(() => 1)) : all;
 }
 export const sum = (x: Tensor, axis?: number, keepdim = false) => reduceOp("sum", x, axis, keepdim);
 export const max = (x: Tensor, axis?: number, keepdim = false) => reduceOp("max", x, axis, keepdim);
@@ -99,10 +106,12 @@ export const softmax = (x: Tensor, axis = -1) => bind("softmax", [asTensor("soft
 
 // Linear algebra and composites.
 export const matmul = (a: Tensor, b: Tensor) => bind("matmul", [asTensor("matmul", a), asTensor("matmul", b)]);
-export const linear = (x: Tensor, w: Tensor, b?: Tensor) => bind("linear", b ? [x, w, b] : [x, w]);
+export const linear = (x: Tensor, w: Tensor, b?: Tensor) =>
+  bind("linear", [asTensor("linear", x), asTensor("linear", w), ...(b === undefined ? [] : [asTensor("linear", b)])]);
 export const embedding = (ids: Tensor, weight: Tensor) => bind("embedding", [asTensor("embedding", ids), asTensor("embedding", weight)]);
 export const rmsNorm = (x: Tensor, weight: Tensor, eps = 1e-6) => bind("rms_norm", [asTensor("rms_norm", x), asTensor("rms_norm", weight)], { eps });
-export const rotary = (x: Tensor, cosT: Tensor, sinT: Tensor) => bind("rotary", [x, cosT, sinT]);
+export const rotary = (x: Tensor, cosT: Tensor, sinT: Tensor) =>
+  bind("rotary", [asTensor("rotary", x), asTensor("rotary", cosT), asTensor("rotary", sinT)]);
 
 // Movement.
 export const reshape = (x: Tensor, shape: readonly Dim[]) => bind("reshape", [asTensor("reshape", x)], { shape: [...shape] });
@@ -119,16 +128,19 @@ export function transpose(x: Tensor, a = -2, b = -1): Tensor {
 export const expand = (x: Tensor, shape: readonly Dim[]) => bind("expand", [asTensor("expand", x)], { shape: [...shape] });
 export const slice = (x: Tensor, axis: number, start: Dim | null = 0, end: Dim | null = null, step = 1) =>
   bind("slice", [asTensor("slice", x)], { axis, start, end, step });
-export const cat = (xs: readonly Tensor[], axis = 0) => bind("cat", xs.map((x) => asTensor("cat", x)), { axis });
-export const stack = (xs: readonly Tensor[], axis = 0) => bind("stack", xs.map((x) => asTensor("stack", x)), { axis });
+function tensorList(fn: string, xs: readonly Tensor[]): Tensor[] {
+  if (!Array.isArray(xs)) throw new ArgumentError(fn, `expected an array of Tensors, got ${xs === null ? "null" : typeof xs}`);
+  return xs.map((x) => asTensor(fn, x));
+}
+export const cat = (xs: readonly Tensor[], axis = 0) => bind("cat", tensorList("cat", xs), { axis });
+export const stack = (xs: readonly Tensor[], axis = 0) => bind("stack", tensorList("stack", xs), { axis });
 export function unsqueeze(x: Tensor, axis: number): Tensor {
-  const r = asTensor("unsqueeze", x).rank;
-  const a = axis < 0 ? axis + r + 1 : axis;
+  const a = normalizeAxis("unsqueeze", axis, asTensor("unsqueeze", x).rank + 1);
   return reshape(x, [...x.shape.slice(0, a), 1, ...x.shape.slice(a)]);
 }
 export function squeeze(x: Tensor, axis: number): Tensor {
-  const a = axis < 0 ? axis + x.rank : axis;
-  if (x.shape[a] !== 1) throw new ArgumentError("squeeze", `axis ${axis} has size ${String(x.shape[a])}, not 1`);
+  const a = normalizeAxis("squeeze", axis, asTensor("squeeze", x).rank);
+  if (x.shape[a] !== 1) throw new ShapeError("squeeze", `size 1 on axis ${axis}`, x.shape);
   return reshape(x, x.shape.filter((_, i) => i !== a));
 }
 export const gather = (x: Tensor, axis: number, index: Tensor) => bind("gather", [asTensor("gather", x), asTensor("gather", index)], { axis });

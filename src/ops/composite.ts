@@ -11,7 +11,7 @@ const scalar = (call: OpCaller, value: number, dtype: string): Tensor => call("f
 
 /** The element count along `axis` as a 0-d tensor: a constant when static, a traced sum when symbolic. */
 function countAlong(call: OpCaller, x: Tensor, axis: number, dtype: string): Tensor {
-  const n = x.shape[axis]!;
+  const n = x.shape[axis] ?? 1; // a 0-d tensor has one element
   if (typeof n === "number") return scalar(call, n, dtype);
   return call("sum", [call("full", [], { shape: [n], value: 1, dtype })], { axis: 0 });
 }

@@ -3,7 +3,7 @@ import { Tensor, type TensorType, contiguousStrides, dimEq, isSym } from "../ten
 import { ShapeError } from "../util/index.js";
 import type { OpDef } from "./op-def.js";
 import type { IndexOp } from "./op-names.js";
-import { normalizeAxis, requireDType } from "./shape-rules.js";
+import { normalizeAxis, requireDType, requireRank } from "./shape-rules.js";
 
 const INDEX_DTYPES = ["i32", "i64"] as const;
 
@@ -18,6 +18,7 @@ const indexSelect: OpDef = {
   arity: 2,
   attrs: { axis: "int" },
   infer([x, index], attrs): TensorType {
+    requireRank("index_select", x!, 1);
     const axis = normalizeAxis("index_select", attrs.axis, x!.shape.length);
     requireDType("index_select", index!, INDEX_DTYPES, "index");
     if (index!.shape.length !== 1) throw new ShapeError("index_select", "a 1-D index", index!.shape);
@@ -49,6 +50,7 @@ const gather: OpDef = {
   arity: 2,
   attrs: { axis: "int" },
   infer([x, index], attrs): TensorType {
+    requireRank("gather", x!, 1);
     const axis = normalizeAxis("gather", attrs.axis, x!.shape.length);
     requireDType("gather", index!, INDEX_DTYPES, "index");
     if (index!.shape.length !== x!.shape.length) throw new ShapeError("gather", `an index of rank ${x!.shape.length}`, index!.shape);

@@ -8,3 +8,5 @@ export { broadcastShapes, normalizeAxis } from "./shape-rules.js";
 export { resolveReshape, sliceBounds, checkPerm, type SliceBounds } from "./movement.js";
 export * as api from "./api.js";
 export * from "./api.js";
+// Loading this module installs the method forms (x.add(y), x.reshape([...]), …) on Tensor.prototype.
+export { TENSOR_METHODS, type TensorMethods } from "./tensor-methods.js";

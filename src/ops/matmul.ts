@@ -1,5 +1,5 @@
 // matmul: NumPy matmul semantics — batched, broadcasting batch dims, 1-D operands promoted then squeezed.
-import { type Dim, Tensor, type TensorType, dimEq, promoteTypes } from "../tensor/index.js";
+import { type Dim, Tensor, type TensorType, dimEq, promoteTypes, shapeToString } from "../tensor/index.js";
 import { DTypeError, ShapeError } from "../util/index.js";
 import type { OpDef } from "./op-def.js";
 import { broadcastShapes } from "./shape-rules.js";
@@ -14,7 +14,7 @@ function matmulType(a: TensorType, b: TensorType): TensorType {
   const k1 = as[as.length - 1]!;
   const k2 = bs[bs.length - 2]!;
   if (!dimEq(k1, k2)) {
-    throw new ShapeError("matmul", `inner dims to match: [..., M, ${String(k1)}] @ [..., ${String(k1)}, N]`, [`${as.map(String)}`, `${bs.map(String)}`]);
+    throw new ShapeError("matmul", `inner dims to match: [..., M, ${String(k1)}] @ [..., ${String(k1)}, N]`, [shapeToString(a.shape), shapeToString(b.shape)]);
   }
   const batch = broadcastShapes("matmul", as.slice(0, -2), bs.slice(0, -2));
   const shape: Dim[] = [...batch];

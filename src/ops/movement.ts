@@ -5,7 +5,7 @@ import {
 import { DTypeError, ShapeError } from "../util/index.js";
 import type { AttrValue, OpDef } from "./op-def.js";
 import type { MovementOp } from "./op-names.js";
-import { normalizeAxis } from "./shape-rules.js";
+import { normalizeAxis, requireRank } from "./shape-rules.js";
 
 function dimList(op: string, v: AttrValue | undefined, what: string): Dim[] {
   if (!Array.isArray(v)) throw new ShapeError(op, `${what} as an array of dims`, String(v));
@@ -42,7 +42,7 @@ const reshape: OpDef = {
   ref([x], _attrs, out) {
     const c = x!.isContiguous() ? x! : x!.contiguous();
     const shape = out.shape as number[];
-    return c.view(shape, contiguousStrides(shape), c.offset);
+    return c.asStrided(shape, contiguousStrides(shape), c.offset);
   },
 };
 
@@ -64,7 +64,7 @@ const permute: OpDef = {
   },
   ref([x], attrs) {
     const perm = checkPerm(attrs.perm, x!.rank);
-    return x!.view(perm.map((a) => x!.dims[a]!), perm.map((a) => x!.strides[a]!), x!.offset);
+    return x!.asStrided(perm.map((a) => x!.dims[a]!), perm.map((a) => x!.strides[a]!), x!.offset);
   },
 };
 
@@ -78,6 +78,7 @@ function expandShape(x: TensorType, target: readonly Dim[]): Dim[] {
       if (src === undefined) throw new ShapeError("expand", "no -1 in new leading dims", target);
       return src;
     }
+    if (typeof d === "number" && d < 0) throw new ShapeError("expand", "dims >= 0 (or -1 to keep a dim)", target);
     if (src !== undefined && !dimEq(src, d) && src !== 1) {
       throw new ShapeError("expand", `dim ${i} to be 1 or ${String(d)} in ${shapeToString(x.shape)}`, target);
     }
@@ -95,7 +96,7 @@ const expand: OpDef = {
     const shape = out.shape as number[];
     const lead = shape.length - x!.rank;
     const strides = shape.map((d, i) => (i < lead || x!.dims[i - lead] !== d ? 0 : x!.strides[i - lead]!));
-    return x!.view(shape, strides, x!.offset);
+    return x!.asStrided(shape, strides, x!.offset);
   },
 };
 
@@ -113,6 +114,7 @@ export interface SliceBounds {
  */
 export function sliceBounds(x: TensorType, attrs: Readonly<Record<string, AttrValue>>): SliceBounds {
   const rank = x.shape.length;
+  requireRank("slice", x, 1);
   const axis = normalizeAxis("slice", attrs.axis, rank);
   const dim = x.shape[axis]!;
   const step = attrs.step === undefined || attrs.step === null ? 1 : attrs.step;
@@ -144,7 +146,7 @@ const slice: OpDef = {
   ref([x], attrs, out) {
     const b = sliceBounds(x!, attrs);
     const strides = x!.strides.map((s, i) => (i === b.axis ? s * b.step : s));
-    return x!.view(out.shape as number[], strides, x!.offset + (b.start as number) * x!.strides[b.axis]!);
+    return x!.asStrided(out.shape as number[], strides, x!.offset + (b.start as number) * x!.strides[b.axis]!);
   },
 };
 
@@ -155,6 +157,7 @@ const cat: OpDef = {
   attrs: { axis: "int" },
   infer(xs, attrs) {
     const first = xs[0]!;
+    requireRank("cat", first, 1, "inputs");
     const axis = normalizeAxis("cat", attrs.axis, first.shape.length);
     let total: Dim = 0;
     for (const [i, x] of xs.entries()) {

@@ -77,7 +77,7 @@ function makeReduction(op: ReductionOp): OpDef {
       const dims = x!.dims;
       const axis = normalizeAxis(op, attrs.axis, dims.length);
       const outer = dims.slice(0, axis).reduce((a, b) => a * b, 1);
-      const n = dims[axis]!;
+      const n = dims[axis] ?? 1; // a 0-d tensor reduces over its one element
       const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
       const v = x!.values();
       const res = new Float64Array(outer * inner);

@@ -27,9 +27,9 @@ export const UNARY_FNS: Readonly<Record<Exclude<UnaryOp, "cast" | "gelu">, (x: n
   tanh: Math.tanh,
   sigmoid: (x) => 1 / (1 + Math.exp(-x)),
   silu: (x) => x / (1 + Math.exp(-x)),
-  relu: (x) => (x > 0 ? x : 0),
+  relu: (x) => (x > 0 || x !== x ? x : 0), // NaN propagates, as in torch and both emitters
   reciprocal: (x) => 1 / x,
-  logical_not: (x) => (x ? 0 : 1),
+  logical_not: (x) => (x !== 0 ? 0 : 1), // NaN is true, as in torch and C
 };
 
 export function gelu(x: number, approximate: string): number {

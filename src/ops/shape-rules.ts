@@ -22,12 +22,13 @@ export function broadcastAll(op: string, shapes: readonly Shape[]): Dim[] {
   return shapes.reduce<Dim[]>((acc, s) => broadcastShapes(op, acc, s), []);
 }
 
-/** Maps a possibly negative axis into [0, rank). */
+/** Maps a possibly negative axis into [0, rank); a 0-d tensor accepts 0 and -1, as in torch. */
 export function normalizeAxis(op: string, axis: unknown, rank: number): number {
-  if (typeof axis !== "number" || !Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
-    throw new ShapeError(op, `an axis in [${-rank}, ${rank})`, String(axis));
+  const r = Math.max(rank, 1);
+  if (typeof axis !== "number" || !Number.isInteger(axis) || axis < -r || axis >= r) {
+    throw new ShapeError(op, `an axis in [${-r}, ${r})`, String(axis));
   }
-  return axis < 0 ? axis + rank : axis;
+  return axis < 0 ? axis + r : axis;
 }
 
 export function requireFloat(op: string, t: TensorType): void {

@@ -81,9 +81,9 @@ export class Tensor implements TensorType {
     return this.dims.every((d, i) => d <= 1 || this.strides[i] === want[i]);
   }
 
-  /** A view sharing this tensor's storage. */
-  view(shape: readonly number[], strides: readonly number[], offset: number): Tensor {
-    return new Tensor(this.dtype, shape, this.requireConcrete("view"), strides, offset);
+  /** A strided view sharing this tensor's storage (torch's as_strided); `view(shape)` is the reshape method. */
+  asStrided(shape: readonly number[], strides: readonly number[], offset: number): Tensor {
+    return new Tensor(this.dtype, shape, this.requireConcrete("asStrided"), strides, offset);
   }
 
   /** Raw storage elements in row-major order (copied only when this is a strided view). */
@@ -178,13 +178,18 @@ export function encodeValues(dtype: DType, values: ArrayLike<number>): Storage {
       return out;
     }
     case "i64": {
+      // Like i32's ToInt32: truncate, wrap modulo 2^64, and NaN/±Infinity become 0 (BigInt() would throw).
       const out = new BigInt64Array(values.length);
-      for (let i = 0; i < values.length; i++) out[i] = BigInt(Math.trunc(values[i]!));
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i]!;
+        out[i] = Number.isFinite(v) ? BigInt.asIntN(64, BigInt(Math.trunc(v))) : 0n;
+      }
       return out;
     }
     case "bool": {
+      // Non-zero is true, NaN included (as in torch and C).
       const out = new Uint8Array(values.length);
-      for (let i = 0; i < values.length; i++) out[i] = values[i] ? 1 : 0;
+      for (let i = 0; i < values.length; i++) out[i] = values[i] !== 0 ? 1 : 0;
       return out;
     }
     default:
@@ -235,7 +240,7 @@ export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
   } else {
     shape = [];
     flat = [];
-    flattenNested(data as Nested, 0, shape, flat);
+    flattenNested(data as Nested, 0, { shape, leafDepth: -1 }, flat);
   }
   if (options.shape) {
     const n = product(options.shape);
@@ -254,14 +259,18 @@ function inferDType(data: TensorData): DType {
   return typeof x === "boolean" ? "bool" : typeof x === "bigint" ? "i64" : "f32";
 }
 
-function flattenNested(x: Nested, depth: number, shape: number[], out: number[]): void {
+/** `leafDepth` is the depth of the first number seen: every number must sit there, and no array may. */
+function flattenNested(x: Nested, depth: number, st: { shape: number[]; leafDepth: number }, out: number[]): void {
+  const shape = st.shape;
   if (Array.isArray(x)) {
+    if (st.leafDepth >= 0 && depth >= st.leafDepth) throw new ShapeError("tensor", `a rectangular array (a number at depth ${depth})`, "an array");
     if (shape.length === depth) shape.push(x.length);
     else if (shape[depth] !== x.length) throw new ShapeError("tensor", `a rectangular array (length ${shape[depth]} at depth ${depth})`, x.length);
-    for (const e of x) flattenNested(e as Nested, depth + 1, shape, out);
+    for (const e of x) flattenNested(e as Nested, depth + 1, st, out);
     return;
   }
   if (shape.length !== depth) throw new ShapeError("tensor", `a rectangular array (an array at depth ${depth})`, typeof x);
+  st.leafDepth = depth;
   if (typeof x === "number" || typeof x === "boolean" || typeof x === "bigint") out.push(Number(x));
   else throw new ArgumentError("tensor", `element ${String(x)} is not a number`);
 }

@@ -152,8 +152,9 @@ export class ModelFormatError extends KilnError {
     readonly path: string,
     message: string,
     readonly tensorName?: string,
+    options?: ErrorOptions,
   ) {
-    super(`${path}${tensorName ? ` (${tensorName})` : ""}: ${message}`);
+    super(`${path}${tensorName ? ` (${tensorName})` : ""}: ${message}`, options);
   }
 }
 

@@ -1,0 +1,18 @@
+// Public face of src/models: Hugging Face checkpoints (safetensors, config.json) for Llama and Qwen3.
+export {
+  readSafetensors, decodeSafetensors, parseSafetensorsHeader, readFileBytes, SAFETENSORS_DTYPES, MAX_HEADER_BYTES,
+  type SafetensorsEntry, type SafetensorsHeader, type SafetensorsFile, type ByteSource,
+} from "./safetensors.js";
+export {
+  writeSafetensors, encodeSafetensors, writeShardedSafetensors, SAFETENSORS_DTYPE_NAMES,
+  type TensorDict, type WriteSafetensorsOptions, type WriteShardedOptions,
+} from "./safetensors-write.js";
+export {
+  parseHfConfig, readHfConfig, ConfigFieldError, ARCHITECTURES, MODEL_TYPES, HIDDEN_ACTS,
+  type Architecture, type HiddenAct, type ModelConfig, type RopeScaling, type Llama3RopeScaling,
+} from "./hf-config.js";
+export {
+  loadCheckpoint, loadShardedSafetensors, parseSafetensorsIndex, expectedTensors, expectedTensorNames, checkTensors,
+  CONFIG_FILE, SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE,
+  type Checkpoint, type LoadCheckpointOptions, type SafetensorsIndex,
+} from "./checkpoint.js";
