@@ -1,31 +1,39 @@
 // `npm run bench -- jit`: a Llama-style decoder block at 128 tokens × hidden 1024 —
 // eager (reference kernels) vs compiled JS, and the compile time split by phase.
 import { compile, randn } from "../src/index.js";
-import { DecoderBlock } from "../test/nn/decoder-block.js";
+import { hasToolchain } from "../src/backend/index.js";
+import { BENCH_BLOCK, DecoderBlock } from "../test/nn/decoder-block.js";
 import { printJsonLine, printTable, timeMs } from "./report.js";
 
 export async function run(args: string[]): Promise<void> {
   const tokens = Number(args[0] ?? 128);
-  const cfg = { hidden: 1024, heads: 16, kvHeads: 8, headDim: 64, intermediate: 3072 };
+  const cfg = BENCH_BLOCK;
   const block = new DecoderBlock(cfg, 1);
   const x = randn([tokens, cfg.hidden], { seed: 2 });
   const flops = 2 * tokens * cfg.hidden * (cfg.heads * cfg.headDim * 2 + cfg.kvHeads * cfg.headDim * 2 + 3 * cfg.intermediate) +
     4 * tokens * tokens * cfg.heads * cfg.headDim;
 
-  const compiled = compile(block, { dynamic: { 0: [0] } });
-  const t0 = performance.now();
-  compiled(x);
-  const firstCall = performance.now() - t0;
-  const report = compiled.lastCompileReport!;
-  const compiledMs = await timeMs(() => compiled(x), 3, 0);
+  const measure = async (backend: "js" | "native") => {
+    const compiled = compile(block, { dynamic: { 0: [0] }, backend });
+    const t0 = performance.now();
+    compiled(x);
+    const firstCall = performance.now() - t0;
+    return { report: compiled.lastCompileReport!, firstCall, ms: await timeMs(() => compiled(x), 3, 0) };
+  };
+  const js = await measure("js");
+  const native = hasToolchain() ? await measure("native") : undefined;
   const eagerMs = await timeMs(() => block.forward(x), 2, 0);
+  const report = js.report;
+  const compiledMs = js.ms;
+  const firstCall = js.firstCall;
 
   const rows = [
-    { path: "eager (reference kernels)", ms: eagerMs, "GFLOP/s": flops / eagerMs / 1e6 },
-    { path: "compiled (JS backend)", ms: compiledMs, "GFLOP/s": flops / compiledMs / 1e6 },
+    { path: "eager (reference kernels)", ms: eagerMs, "GFLOP/s": flops / eagerMs / 1e6, "vs eager": 1 },
+    { path: "compiled, JS backend", ms: compiledMs, "GFLOP/s": flops / compiledMs / 1e6, "vs eager": eagerMs / compiledMs },
+    ...(native ? [{ path: "compiled, native backend", ms: native.ms, "GFLOP/s": flops / native.ms / 1e6, "vs eager": eagerMs / native.ms }] : []),
   ];
   printTable(`decoder block, ${tokens} tokens × hidden ${cfg.hidden} (${(flops / 1e9).toFixed(2)} GFLOP/forward)`, rows);
-  printTable("compile (first call)", [
+  printTable("compile, JS backend (first call)", [
     { phase: "trace", ms: report.trace },
     { phase: "passes", ms: report.passes },
     { phase: "codegen", ms: report.codegen },
@@ -37,5 +45,6 @@ export async function run(args: string[]): Promise<void> {
     tokens, hidden: cfg.hidden, eager_ms: eagerMs, compiled_ms: compiledMs, speedup: eagerMs / compiledMs,
     gflops_compiled: flops / compiledMs / 1e6, compile_ms: { trace: report.trace, passes: report.passes, codegen: report.codegen, load: report.load },
     kernels: report.kernels,
+    ...(native ? { native_ms: native.ms, gflops_native: flops / native.ms / 1e6, native_compile_ms: { ...native.report } } : {}),
   });
 }
