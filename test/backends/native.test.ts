@@ -40,6 +40,17 @@ class Stack extends Module {
   }
 }
 
+test("a 4-layer Llama-style model on native equals eager, in one native call per forward", { skip }, () => {
+  const model = new Stack(TINY_BLOCK, 4);
+  const f = compile(model, { dynamic: { 0: [0] }, backend: "native" });
+  for (const n of [7, 1, 33]) {
+    const x = randn([n, TINY_BLOCK.hidden], { seed: 40 + n });
+    assertAllClose(f(x), model.forward(x), { rtol: 1e-4, atol: 1e-4 });
+  }
+  assert.equal(f.stats.nativeCalls, 3);
+  assert.equal(f.stats.compiles, 1);
+});
+
 test("28 identical layers emit no more distinct kernels than 2 layers", () => {
   const functions = (layers: number) => {
     const g = runPipeline(trace(new Stack(TINY_BLOCK, layers), [randn([3, TINY_BLOCK.hidden])], { dynamic: { 0: [0] } }).graph).graph;
