@@ -2,12 +2,12 @@
 // eager (reference kernels) vs compiled JS, and the compile time split by phase.
 import { compile, randn } from "../src/index.js";
 import { hasToolchain } from "../src/backend/index.js";
-import { DecoderBlock } from "../test/nn/decoder-block.js";
+import { BENCH_BLOCK, DecoderBlock } from "../test/nn/decoder-block.js";
 import { printJsonLine, printTable, timeMs } from "./report.js";
 
 export async function run(args: string[]): Promise<void> {
   const tokens = Number(args[0] ?? 128);
-  const cfg = { hidden: 1024, heads: 16, kvHeads: 8, headDim: 64, intermediate: 3072 };
+  const cfg = BENCH_BLOCK;
   const block = new DecoderBlock(cfg, 1);
   const x = randn([tokens, cfg.hidden], { seed: 2 });
   const flops = 2 * tokens * cfg.hidden * (cfg.heads * cfg.headDim * 2 + cfg.kvHeads * cfg.headDim * 2 + 3 * cfg.intermediate) +

@@ -3,16 +3,19 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
+/** Writes `data` (bytes, text, or chunks written in order, so large files need no one big buffer). */
+export function writeFileAtomic(path: string, data: Uint8Array | string | readonly Uint8Array[]): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  const bytes = typeof data === "string" ? Buffer.from(data) : data;
+  const chunks = typeof data === "string" ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
   let fd = -1;
   try {
     fd = openSync(tmp, "wx", 0o644);
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    for (const c of chunks) {
+      let off = 0;
+      while (off < c.length) off += writeSync(fd, c, off, Math.min(c.length - off, 1 << 30));
+    }
     fsyncSync(fd);
     closeSync(fd);
     fd = -1;

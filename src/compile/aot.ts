@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Tensor, type Dim, dimFromJSON } from "../tensor/index.js";
 import type { SymbolInfo } from "../graph/index.js";
-import { type ArgSpec, type DynamicSpec, type TraceableModule, type TreeSpec, isTraceableModule, trace, unflattenTree } from "../trace/index.js";
+import { type ArgSpec, type DynamicSpec, type TraceableModule, type TreeSpec, isDynamicDim, isTraceableModule, paramNames, trace, unflattenTree } from "../trace/index.js";
 import type { Program } from "../codegen/index.js";
 import { type Executable, type NativeExecutable, getToolchain, hostCpuFeatures, loadJsProgram, loadNativeProgram, nativeTarget } from "../backend/index.js";
 import { BUNDLE_FORMAT_VERSION, type KeyFactors, computeCacheKey, decodeBundle, diffFactors, encodeBundle } from "../cache/index.js";
@@ -38,6 +38,8 @@ export interface Manifest {
   readonly factors: KeyFactors;
   readonly args: readonly ArgSpecJSON[];
   readonly slots: readonly { name: string; kind: string }[];
+  /** Module tensors that were the same tensor as a slot when traced (tied weights); they must still be. */
+  readonly tied_slots?: readonly { name: string; kind: string; sameAs: string }[];
   readonly output_spec: TreeSpec;
   readonly symbols: readonly SymbolInfo[];
   readonly backend: "native" | "js";
@@ -53,14 +55,11 @@ function staticFingerprint(target: Target): string {
   return sha256Hex(JSON.stringify(texts));
 }
 
-function signatureOf(args: readonly unknown[], dynamic: DynamicSpec | undefined): unknown[] {
+function signatureOf(target: Target, args: readonly unknown[], dynamic: DynamicSpec | undefined): unknown[] {
+  const names = paramNames(isTraceableModule(target) ? target.forward : target);
   return args.map((a, i) =>
-    a instanceof Tensor ? { dtype: a.dtype, shape: a.dims.map((d, j) => (isDynamic(dynamic, i, j) ? "dyn" : d)) } : { value: a },
+    a instanceof Tensor ? { dtype: a.dtype, shape: a.dims.map((d, j) => (isDynamicDim(dynamic, i, names[i], j, a.rank) ? "dyn" : d)) } : { value: a },
   );
-}
-function isDynamic(spec: DynamicSpec | undefined, arg: number, dim: number): boolean {
-  const e = spec?.[arg];
-  return !!e && (Array.isArray(e) ? e.includes(dim) : String(dim) in (e as object));
 }
 
 /**
@@ -76,7 +75,7 @@ export function keyFactors(target: Target, args: readonly unknown[], options: Ao
     config: options.config ?? (module as { config?: unknown } | undefined)?.config ?? null,
     dynamic_dims: options.dynamic ?? null,
     compile_sizes: options.compileSizes ?? [],
-    inputs: signatureOf(args, options.dynamic),
+    inputs: signatureOf(target, args, options.dynamic),
     params: module ? module.namedTensorSlots().map((s) => ({ name: s.name, kind: s.kind, dtype: s.get().dtype, shape: s.get().shape.map(String) })) : [],
     source: staticFingerprint(target),
     backend,
@@ -146,6 +145,9 @@ export class CompiledFunction {
         if (!slot) throw new ArgumentError(this.manifest.prefix, `the bound module has no parameter '${s.name}'`);
         inputs.push(slot.get());
       }
+      for (const s of this.manifest.tied_slots ?? []) {
+        if (slots.get(s.name)?.get() !== slots.get(s.sameAs)?.get()) throw new GuardMismatchError(`${s.name} is ${s.sameAs}`, "the same tensor (tied)", "a different tensor", `compiled ${this.manifest.prefix}`);
+      }
     }
     this.#calls++;
     return unflattenTree(this.manifest.output_spec, this.#executable.run(inputs));
@@ -188,6 +190,7 @@ export function aotCompile(target: Target, exampleInputs: readonly unknown[], op
     factors,
     args: JSON.parse(JSON.stringify(traced.args)),
     slots: traced.slots,
+    ...(traced.tiedSlots.length ? { tied_slots: traced.tiedSlots } : {}),
     output_spec: traced.outputSpec,
     symbols: traced.graph.symbols,
     backend: compiled.backend,

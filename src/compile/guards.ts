@@ -1,8 +1,7 @@
-// Input guards of a compiled entry: cheap checks that the call matches what was traced.
+// Input guards of a compiled entry: cheap checks that a call matches what was traced.
 import { Tensor, isSym } from "../tensor/index.js";
 import type { SymbolInfo } from "../graph/index.js";
-import type { ArgSpec } from "../trace/index.js";
-import { canonicalJson } from "../util/index.js";
+import { type ArgSpec, type SlotSpec, type TensorSlot, type TiedSlot, describeValue, sameValue } from "../trace/index.js";
 
 /** Why a guard failed: which one, what it wanted, what it got. */
 export interface GuardFailure {
@@ -13,7 +12,11 @@ export interface GuardFailure {
 
 type Check = (args: readonly unknown[], symbols: Record<string, number>) => GuardFailure | undefined;
 
-/** Builds the checks once per entry; checking a call is then a few comparisons per argument. */
+/**
+ * Builds the checks once per entry; checking a call is then a few comparisons per argument:
+ * the count, specialised values, dtype, rank, static dims, dynamic dims within range, and
+ * duck-sized dims (one symbol) equal.
+ */
 export function buildGuards(specs: readonly ArgSpec[], symbols: readonly SymbolInfo[]): (args: readonly unknown[]) => GuardFailure | undefined {
   const checks: Check[] = [];
   const count = specs.length;
@@ -21,17 +24,14 @@ export function buildGuards(specs: readonly ArgSpec[], symbols: readonly SymbolI
   specs.forEach((spec, i) => {
     const where = `${spec.name} (argument ${i})`;
     if (spec.kind === "value") {
-      const want = canonicalJson(spec.value);
-      checks.push((args) => {
-        const got = args[i] instanceof Tensor ? "a Tensor" : canonicalJson(args[i]);
-        return got === want ? undefined : { guard: `${where} == value`, expected: want, got };
-      });
+      const want = spec.value;
+      checks.push((args) => (sameValue(args[i], want) ? undefined : { guard: `${where} == ${describeValue(want)}`, expected: describeValue(want), got: describeValue(args[i]) }));
       return;
     }
     const rank = spec.shape.length;
     checks.push((args) => {
       const t = args[i];
-      if (!(t instanceof Tensor)) return { guard: `${where} is a Tensor`, expected: "Tensor", got: t === null ? "null" : typeof t };
+      if (!(t instanceof Tensor)) return { guard: `${where} is a Tensor`, expected: "Tensor", got: describeValue(t) };
       if (t.dtype !== spec.dtype) return { guard: `${where}.dtype`, expected: spec.dtype, got: t.dtype };
       if (t.rank !== rank) return { guard: `${where}.rank`, expected: String(rank), got: String(t.rank) };
       return undefined;
@@ -68,6 +68,32 @@ export function buildGuards(specs: readonly ArgSpec[], symbols: readonly SymbolI
     for (const c of checks) {
       const f = c(args, env);
       if (f) return f;
+    }
+    return undefined;
+  };
+}
+
+/**
+ * Guards on a module's tensors: the same names, dtypes and shapes as when traced, and tied
+ * weights still the same tensor (a new or removed parameter means the forward may differ).
+ */
+export function buildSlotGuards(slots: readonly SlotSpec[], tied: readonly TiedSlot[], types: ReadonlyMap<string, { dtype: string; dims: readonly number[] }>): (current: ReadonlyMap<string, TensorSlot<Tensor>>) => GuardFailure | undefined {
+  const total = slots.length + tied.length;
+  return (current) => {
+    if (current.size !== total) return { guard: "module tensors", expected: `${total} parameters/buffers`, got: String(current.size) };
+    for (const s of slots) {
+      const slot = current.get(s.name);
+      if (!slot) return { guard: `module has '${s.name}'`, expected: s.kind, got: "no such parameter" };
+      const t = slot.get();
+      const want = types.get(s.name)!;
+      if (t.dtype !== want.dtype) return { guard: `${s.name}.dtype`, expected: want.dtype, got: t.dtype };
+      const dims = t.dims;
+      if (dims.length !== want.dims.length || dims.some((d, i) => d !== want.dims[i])) return { guard: `${s.name}.shape`, expected: `[${want.dims}]`, got: `[${dims}]` };
+    }
+    for (const s of tied) {
+      const slot = current.get(s.name);
+      if (!slot) return { guard: `module has '${s.name}'`, expected: s.kind, got: "no such parameter" };
+      if (slot.get() !== current.get(s.sameAs)?.get()) return { guard: `${s.name} is ${s.sameAs}`, expected: "the same tensor (tied)", got: "a different tensor" };
     }
     return undefined;
   };

@@ -1,9 +1,9 @@
 // Safetensors writer: a dict of Tensors to one file, in a deterministic layout, written atomically.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { endianness } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { type DType, ITEM_SIZE, type Tensor } from "../tensor/index.js";
 import { ArgumentError } from "../util/index.js";
+import { writeFileAtomic } from "../cache/index.js";
 
 /** The safetensors name of each Kiln dtype. */
 export const SAFETENSORS_DTYPE_NAMES: Readonly<Record<DType, string>> = Object.freeze({
@@ -93,45 +93,7 @@ export function encodeSafetensors(tensors: TensorDict, options: WriteSafetensors
  * `path`. A reader sees the old file or the whole new one; the tensors are never concatenated in memory.
  */
 export function writeSafetensors(path: string, tensors: TensorDict, options: WriteSafetensorsOptions = {}): void {
-  writeChunksAtomic(path, layout(tensors, options).chunks);
-}
-
-/** Temp file in the same folder, every chunk written, fsync, rename, fsync the folder. */
-function writeChunksAtomic(path: string, chunks: readonly Uint8Array[]): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  let fd = -1;
-  try {
-    fd = openSync(tmp, "wx", 0o644);
-    for (const c of chunks) {
-      let off = 0;
-      while (off < c.length) off += writeSync(fd, c, off, Math.min(c.length - off, 1 << 30));
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd >= 0) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  syncDir(dir);
-}
-
-/** Makes the rename durable; some filesystems refuse fsync on a folder, which is harmless. */
-function syncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // best effort
-  }
+  writeFileAtomic(path, layout(tensors, options).chunks);
 }
 
 export interface WriteShardedOptions extends WriteSafetensorsOptions {
@@ -176,6 +138,6 @@ export function writeShardedSafetensors(dir: string, tensors: TensorDict, option
   });
   const index = { metadata: { total_size: total }, weight_map: weightMap };
   const text = Buffer.from(JSON.stringify(index, null, 2) + "\n", "utf8");
-  writeChunksAtomic(join(dir, "model.safetensors.index.json"), [text]);
+  writeFileAtomic(join(dir, "model.safetensors.index.json"), [text]);
   return files;
 }

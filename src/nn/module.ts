@@ -9,6 +9,11 @@ export interface LoadOptions {
   readonly strict?: boolean;
 }
 
+interface Visitor {
+  slot(owner: Record<string | number, unknown>, key: string | number, path: string, kind: "param" | "buffer"): void;
+  module?(path: string, m: Module): void;
+}
+
 export abstract class Module implements TraceableModule<Tensor> {
   readonly #buffers = new Set<string>();
 
@@ -21,37 +26,71 @@ export abstract class Module implements TraceableModule<Tensor> {
     return t;
   }
 
-  /** Every parameter/buffer slot in the tree, by dotted path, in field order. */
+  /**
+   * Every parameter/buffer slot in the tree, by dotted path, in field order. Fields holding
+   * modules, parameters, or arrays / plain objects of them are walked; a module shared by two
+   * fields appears under both paths (its tensors are then tied), a reference back to an
+   * enclosing module is skipped.
+   */
   namedTensorSlots(prefix = ""): TensorSlot<Tensor>[] {
     const out: TensorSlot<Tensor>[] = [];
-    const self = this as unknown as Record<string, unknown>;
-    const visit = (owner: Record<string | number, unknown>, key: string | number, path: string, isBuffer: boolean) => {
-      const v = owner[key];
-      if (v instanceof Parameter || (isBuffer && v instanceof Tensor)) {
-        out.push({ name: path, kind: v instanceof Parameter ? "param" : "buffer", get: () => owner[key] as Tensor, set: (t) => (owner[key] = t) });
-      } else if (v instanceof Module) {
-        out.push(...v.namedTensorSlots(`${path}.`));
-      } else if (Array.isArray(v)) {
-        v.forEach((_, i) => visit(v as unknown as Record<number, unknown>, i, `${path}.${i}`, false));
-      }
-    };
-    for (const key of Object.keys(self)) visit(self, key, `${prefix}${key}`, this.#buffers.has(key));
+    this.#walk(prefix, new Set(), {
+      slot: (owner, key, path, kind) => out.push({ name: path, kind, get: () => owner[key] as Tensor, set: (t) => (owner[key] = t) }),
+    });
     return out;
   }
 
+  /** Visits this module's fields (see namedTensorSlots); `enclosing` holds the modules being walked. */
+  #walk(prefix: string, enclosing: Set<Module>, visit: Visitor): void {
+    enclosing.add(this);
+    const self = this as unknown as Record<string, unknown>;
+    const walkValue = (owner: Record<string | number, unknown>, key: string | number, path: string, isBuffer: boolean): void => {
+      const v = owner[key];
+      if (v instanceof Parameter || (isBuffer && v instanceof Tensor)) {
+        visit.slot(owner, key, path, v instanceof Parameter ? "param" : "buffer");
+      } else if (v instanceof Module) {
+        if (enclosing.has(v)) return;
+        visit.module?.(path, v);
+        v.#walk(`${path}.`, enclosing, visit);
+      } else if (Array.isArray(v)) {
+        v.forEach((_, i) => walkValue(v as unknown as Record<number, unknown>, i, `${path}.${i}`, false));
+      } else if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+        for (const k of Object.keys(v)) walkValue(v as Record<string, unknown>, k, `${path}.${k}`, false);
+      }
+    };
+    for (const key of Object.keys(self)) walkValue(self, key, `${prefix}${key}`, this.#buffers.has(key));
+    enclosing.delete(this);
+  }
+
+  /** Parameters by dotted path; a tensor reachable by several paths (tied weights) is listed once, like torch. */
   namedParameters(): [string, Tensor][] {
-    return this.namedTensorSlots().filter((s) => s.kind === "param").map((s) => [s.name, s.get()]);
+    return this.#distinct("param");
   }
   namedBuffers(): [string, Tensor][] {
-    return this.namedTensorSlots().filter((s) => s.kind === "buffer").map((s) => [s.name, s.get()]);
+    return this.#distinct("buffer");
   }
-  namedModules(prefix = ""): [string, Module][] {
-    const out: [string, Module][] = [[prefix.replace(/\.$/, ""), this]];
-    const walk = (v: unknown, path: string) => {
-      if (v instanceof Module) out.push(...v.namedModules(`${path}.`));
-      else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}.${i}`));
-    };
-    for (const [k, v] of Object.entries(this)) walk(v, `${prefix}${k}`);
+  #distinct(kind: "param" | "buffer"): [string, Tensor][] {
+    const seen = new Set<Tensor>();
+    const out: [string, Tensor][] = [];
+    for (const s of this.namedTensorSlots()) {
+      const t = s.get();
+      if (s.kind !== kind || seen.has(t)) continue;
+      seen.add(t);
+      out.push([s.name, t]);
+    }
+    return out;
+  }
+  /** This module ("") and every submodule, by dotted path; a module reachable by several paths is listed once. */
+  namedModules(): [string, Module][] {
+    const out: [string, Module][] = [["", this]];
+    const seen = new Set<Module>([this]);
+    this.#walk("", new Set(), {
+      slot: () => {},
+      module: (path, m) => {
+        if (!seen.has(m)) out.push([path, m]);
+        seen.add(m);
+      },
+    });
     return out;
   }
 
@@ -59,26 +98,44 @@ export abstract class Module implements TraceableModule<Tensor> {
     return Object.fromEntries(this.namedTensorSlots().map((s) => [s.name, s.get()]));
   }
 
-  /** Replaces parameters/buffers by name; each new tensor must match the old one's shape and dtype. */
+  /**
+   * Replaces parameters/buffers by name; each new tensor must match the old one's shape and
+   * dtype. As torch's in-place copy, loading one of several tied names updates all of them.
+   */
   loadStateDict(state: Readonly<Record<string, Tensor>> | ReadonlyMap<string, Tensor>, options: LoadOptions = {}): void {
     const { strict = true } = options;
-    const entries = state instanceof Map ? state : new Map(Object.entries(state));
-    const slots = new Map(this.namedTensorSlots().map((s) => [s.name, s]));
+    const entries: ReadonlyMap<string, unknown> = state instanceof Map ? state : new Map(Object.entries(state));
+    const slots = this.namedTensorSlots();
+    const byName = new Map(slots.map((s) => [s.name, s]));
     if (strict) {
-      const missing = [...slots.keys()].filter((k) => !entries.has(k));
-      const unexpected = [...entries.keys()].filter((k) => !slots.has(k));
+      const missing = slots.filter((s) => !entries.has(s.name)).map((s) => s.name);
+      const unexpected = [...entries.keys()].filter((k) => !byName.has(k));
       if (missing.length || unexpected.length) {
-        throw new ArgumentError("loadStateDict", `${missing.length ? `missing: ${missing.join(", ")}` : ""}${missing.length && unexpected.length ? "; " : ""}${unexpected.length ? `unexpected: ${unexpected.join(", ")}` : ""}`);
+        const parts = [missing.length ? `missing: ${missing.join(", ")}` : "", unexpected.length ? `unexpected: ${unexpected.join(", ")}` : ""];
+        throw new ArgumentError("loadStateDict", parts.filter(Boolean).join("; "));
       }
     }
+    // Check everything before changing anything, so a failed load leaves the module as it was.
+    const old = new Map(slots.map((s) => [s.name, s.get()]));
     for (const [name, t] of entries) {
-      const slot = slots.get(name);
-      if (!slot) continue;
-      const old = slot.get();
-      if (!(t instanceof Tensor)) throw new ArgumentError("loadStateDict", `'${name}' is not a Tensor`);
-      if (t.dtype !== old.dtype) throw new DTypeError(`loadStateDict '${name}'`, old.dtype, t.dtype);
-      if (shapeToString(t.shape) !== shapeToString(old.shape)) throw new ShapeError(`loadStateDict '${name}'`, shapeToString(old.shape), t.shape);
-      slot.set(slot.kind === "param" ? new Parameter(t) : t);
+      const before = old.get(name);
+      if (!before) continue;
+      if (!(t instanceof Tensor) || !t.isConcrete) throw new ArgumentError("loadStateDict", `'${name}' is not a concrete Tensor`);
+      if (t.dtype !== before.dtype) throw new DTypeError(`loadStateDict '${name}'`, before.dtype, t.dtype);
+      if (shapeToString(t.shape) !== shapeToString(before.shape)) throw new ShapeError(`loadStateDict '${name}'`, shapeToString(before.shape), t.shape);
+    }
+    const tiedTo = new Map<Tensor, TensorSlot<Tensor>[]>();
+    for (const s of slots) {
+      const t = old.get(s.name)!;
+      const group = tiedTo.get(t);
+      if (group) group.push(s);
+      else tiedTo.set(t, [s]);
+    }
+    for (const [name, t] of entries) {
+      const before = old.get(name);
+      if (!before) continue;
+      const asParam = t instanceof Parameter ? t : new Parameter(t as Tensor);
+      for (const s of tiedTo.get(before)!) s.set(s.kind === "param" ? asParam : (t as Tensor));
     }
   }
 

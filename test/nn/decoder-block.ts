@@ -15,7 +15,10 @@ export interface BlockConfig {
   readonly eps?: number;
 }
 
+/** The tests' block: hidden 64, 4 query heads sharing 2 KV heads. */
 export const TINY_BLOCK: BlockConfig = { hidden: 64, heads: 4, kvHeads: 2, headDim: 16, intermediate: 128 };
+/** The jit benchmark's block: hidden 1024, 16 query heads sharing 8 KV heads of dim 64. */
+export const BENCH_BLOCK: BlockConfig = { hidden: 1024, heads: 16, kvHeads: 8, headDim: 64, intermediate: 3072 };
 
 export class DecoderBlock extends Module {
   readonly cfg: BlockConfig;
