@@ -10,6 +10,7 @@ import {
   Linear, Module, type Tensor, add, computeCacheKey, counters, keyFactors, loadOrCompile, mul, randn, setLogSink, setStance, supportsCompile,
 } from "../../src/index.js";
 import { assertAllClose } from "../helpers/assert-close.js";
+import { TARGET_FEATURES, hasToolchain } from "../../src/backend/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kiln-factors-"));
 const savedEnv = { ...process.env };
@@ -41,6 +42,21 @@ class NetOtherSource extends Net {
 const key = (m: Module, opts: Parameters<typeof keyFactors>[2] = {}) => computeCacheKey(keyFactors(m, [randn([2, 4])], { dynamic: { 0: [0] }, ...opts }, "js")).key;
 
 test("each key factor changed alone changes the key; weights do not", () => {
+  // Native: the ISA level objects are compiled for (what the compiler flags derive from) is a factor.
+  if (hasToolchain()) {
+    const native = (features?: string) => {
+      const saved = process.env.KILN_CPU_FEATURES;
+      if (features === undefined) delete process.env.KILN_CPU_FEATURES;
+      else process.env.KILN_CPU_FEATURES = features;
+      try {
+        return computeCacheKey(keyFactors(new Net(), [randn([2, 4])], { dynamic: { 0: [0] } }, "native")).key;
+      } finally {
+        if (saved === undefined) delete process.env.KILN_CPU_FEATURES;
+        else process.env.KILN_CPU_FEATURES = saved;
+      }
+    };
+    assert.notEqual(native(TARGET_FEATURES.avx2.join(",")), native(TARGET_FEATURES.avx512.join(",")), "isa");
+  }
   const base = key(new Net());
   const variants: Record<string, string> = {
     config: key(Object.assign(new Net(), { config: { width: 4, eps: 1e-3 } })),
@@ -52,6 +68,12 @@ test("each key factor changed alone changes the key; weights do not", () => {
     backend: computeCacheKey(keyFactors(new Net(), [randn([2, 4])], { dynamic: { 0: [0] } }, "native")).key,
   };
   for (const [factor, k] of Object.entries(variants)) assert.notEqual(k, base, factor);
+  // The factors themselves: what no test can change in-process is still part of the key.
+  const factors = keyFactors(new Net(), [randn([2, 4])], { dynamic: { 0: [0] } }, "js");
+  for (const f of ["kiln_version", "format_version", "compiler_code", "node_abi", "os", "arch"]) assert.ok(f in factors, f);
+  for (const [f, v] of [["format_version", 99], ["compiler_code", "another compiler"], ["kiln_version", "9.9.9"]] as const) {
+    assert.notEqual(computeCacheKey({ ...factors, [f]: v }).key, computeCacheKey(factors).key, f);
+  }
   const reweighted = new Net();
   reweighted.loadStateDict({ "lin.weight": randn([4, 4], { seed: 9 }) });
   assert.equal(key(reweighted), base);
