@@ -43,6 +43,8 @@ export interface Manifest {
   readonly output_spec: TreeSpec;
   readonly symbols: readonly SymbolInfo[];
   readonly backend: "native" | "js";
+  /** The C compiler that built the object (provenance; not a key factor). */
+  readonly compiler?: { readonly version: string; readonly triple: string };
   /** sha256 of the traced graph's canonical text, for KILN_AOT_VERIFY. */
   readonly graph_hash: string;
   readonly report: Readonly<Record<string, number>>;
@@ -68,7 +70,6 @@ function signatureOf(target: Target, args: readonly unknown[], dynamic: DynamicS
  */
 export function keyFactors(target: Target, args: readonly unknown[], options: AotOptions, backend: "native" | "js"): KeyFactors {
   const module = isTraceableModule(target) ? target : undefined;
-  const tc = backend === "native" ? getToolchain() : undefined;
   return {
     kiln_version: KILN_VERSION,
     format_version: BUNDLE_FORMAT_VERSION,
@@ -79,8 +80,10 @@ export function keyFactors(target: Target, args: readonly unknown[], options: Ao
     params: module ? module.namedTensorSlots().map((s) => ({ name: s.name, kind: s.kind, dtype: s.get().dtype, shape: s.get().shape.map(String) })) : [],
     source: staticFingerprint(target),
     backend,
-    compiler: tc ? { version: tc.compiler.version, triple: tc.compiler.target, isa: nativeTarget().target } : null,
-    // The features the object's ISA level requires (not all the host has): hosts of one level share bundles.
+    // The ISA level objects are compiled for (their flags derive from it) and the CPU features it requires —
+    // computable without a C compiler, so a host without one finds bundles built elsewhere. The compiler's
+    // identity is recorded in the manifest (provenance), not keyed: any compiler's code for the level is valid.
+    isa: backend === "native" ? nativeTarget().target : null,
     cpu_features: backend === "native" ? nativeTarget().requires : [],
     ...hostFactors(),
     rank: options.rank ?? 0,
@@ -194,6 +197,7 @@ export function aotCompile(target: Target, exampleInputs: readonly unknown[], op
     output_spec: traced.outputSpec,
     symbols: traced.graph.symbols,
     backend: compiled.backend,
+    ...(compiled.backend === "native" ? { compiler: { version: getToolchain().compiler.version, triple: getToolchain().compiler.target } } : {}),
     graph_hash: sha256Hex(traced.graph.toString()),
     report: { trace: t1 - t0, ...compiled.times },
   };

@@ -87,12 +87,38 @@ function verifyGraph(fn: CompiledFunction, target: Target, args: readonly unknow
   }
 }
 
+/** The cached bundle for exactly these options, if one is present and loads; never compiles. */
+function loadExisting(target: Target, args: readonly unknown[], options: AotOptions & { backend: "native" | "js" }): CacheOutcome | undefined {
+  const root = resolveCacheRoot();
+  if (!root) return undefined;
+  const factors = keyFactors(target, args, options, options.backend);
+  const loc = entryLocation(root, computeCacheKey(factors).key, options.rank ?? 0, options.worldSize ?? 1, options.prefix ?? "model");
+  if (!existsSync(loc.bundle)) return undefined;
+  try {
+    checkFolderTrust(root);
+    const t0 = performance.now();
+    const module = typeof target === "function" ? undefined : target;
+    const fn = loadCompiledFunction(readFileSync(loc.bundle), { module, path: loc.bundle, objectDir: join(root, "objects"), expectFactors: factors });
+    logLine(`loaded ${options.prefix ?? "model"} from cache in ${(performance.now() - t0).toFixed(0)} ms (native bundle; no C compiler here)`);
+    return { fn, source: "loaded" };
+  } catch (e) {
+    if (!(e instanceof KilnError)) throw e;
+    return undefined;
+  }
+}
+
 /** Loads the cached bundle for (target, args, options) or compiles and stores it. */
 export function loadOrCompile(target: Target, args: readonly unknown[], options: AotOptions = {}): CacheOutcome {
   const env = readEnv();
   const prefix = options.prefix ?? "model";
   const module = typeof target === "function" ? undefined : target;
   const backend = chooseBackend(options.backend);
+  // Without a C compiler, `auto` still prefers a native bundle built elsewhere when the cache has one.
+  const wantsAuto = (options.backend ?? env.backend) === "auto";
+  if (backend === "js" && wantsAuto && !env.disableCompileCache) {
+    const native = loadExisting(target, args, { ...options, backend: "native" });
+    if (native) return native;
+  }
   const opts = { ...options, backend };
   const root = env.disableCompileCache ? undefined : resolveCacheRoot();
   if (!root) {

@@ -13,7 +13,7 @@ if (eps) {
       super({ ...TINY_BLOCK, eps: Number(eps) }, Number(seed));
     }
   }
-  const Model = supportsCompile(Block, { dynamicArgDims: { 0: [0] }, prefix: "block", backend: (process.env.TEST_BACKEND as "js") ?? "js" });
+  const Model = supportsCompile(Block, { dynamicArgDims: { 0: [0] }, prefix: "block", backend: (process.env.TEST_BACKEND as "js" | "native" | "auto" | undefined) ?? "js" });
   const model = new Model();
   let out: unknown;
   try {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
+import { hasToolchain } from "../../src/backend/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "kiln-cache-"));
 test.after(() => rmSync(root, { recursive: true, force: true }));
@@ -58,6 +59,18 @@ test("cold then warm: the second process loads the bundle with zero traces and z
   const relocated = run(moved, "1e-6", { HOME: join(root, "other-home") });
   assert.deepEqual(relocated.activity.outcomes, ["loaded"]);
   assert.equal(relocated.counters.traces, 0);
+});
+
+test("a host without a C compiler loads a native bundle built elsewhere (contract 4)", { skip: hasToolchain() ? false : "no C compiler to build the bundle" }, () => {
+  const cache = join(root, "no-cc");
+  const built = run(cache, "1e-6", { TEST_BACKEND: "native" });
+  assert.deepEqual(built.activity.outcomes, ["compiled"]);
+  const loaded = run(cache, "1e-6", { TEST_BACKEND: "auto", KILN_CC: "/nonexistent", KILN_BACKEND: "auto" });
+  assert.deepEqual(loaded.activity.outcomes, ["loaded"]);
+  assert.equal(loaded.counters.compilerInvocations, 0);
+  assert.equal(loaded.counters.traces, 0);
+  assert.ok(loaded.logs.some((l) => /no C compiler here/.test(l)), loaded.logs.join("\n"));
+  assert.deepEqual(loaded.values, built.values);
 });
 
 test("KILN_USE_AOT_COMPILE=0 takes the JIT path and writes nothing", () => {
