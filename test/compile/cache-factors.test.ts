@@ -2,12 +2,12 @@
 // corrupt or swapped entries are detected, logged, recompiled and replaced, the unpacked
 // format round-trips, and a supportsCompile model under fail_on_recompile never takes the JIT path.
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
-  Linear, Module, type Tensor, add, computeCacheKey, counters, keyFactors, loadOrCompile, mul, randn, setLogSink, setStance, supportsCompile,
+  GuardMismatchError, Linear, Module, type Tensor, UntrustedCacheError, add, computeCacheKey, counters, keyFactors, loadOrCompile, mul, randn, setLogSink, setStance, supportsCompile,
 } from "../../src/index.js";
 import { assertAllClose } from "../helpers/assert-close.js";
 import { TARGET_FEATURES, hasToolchain } from "../../src/backend/index.js";
@@ -146,5 +146,46 @@ test("acceptance 1: with AOT on and fail_on_recompile, a supportsCompile model n
     assert.equal(counters().traces - before.traces, 1, "one trace for the first compile, none after");
   } finally {
     setStance("default");
+  }
+});
+
+// A forward whose behaviour depends on code outside its own text: the static fingerprint cannot see it.
+let helper = (t: Tensor): Tensor => add(t, 1);
+class Indirect extends Module {
+  lin = new Linear(4, 4, { seed: 3 });
+  forward(x: Tensor): Tensor {
+    return helper(this.lin.forward(x));
+  }
+}
+
+test("KILN_AOT_VERIFY=1 catches a stale hit the key could not see (a changed helper function)", () => {
+  const x = randn([2, 4]);
+  const opts = { dynamic: { 0: [0] }, backend: "js" as const, prefix: "verify" };
+  loadOrCompile(new Indirect(), [x], opts);
+  helper = (t: Tensor) => mul(t, 3);
+  try {
+    // Without verification the stale bundle is used: same key, old graph.
+    assert.equal(loadOrCompile(new Indirect(), [x], opts).source, "loaded");
+    process.env.KILN_AOT_VERIFY = "1";
+    assert.throws(() => loadOrCompile(new Indirect(), [x], opts), (e: unknown) => e instanceof GuardMismatchError && e.guard === "graph_hash" && /KILN_AOT_VERIFY/.test(e.message));
+  } finally {
+    delete process.env.KILN_AOT_VERIFY;
+    helper = (t: Tensor) => add(t, 1);
+  }
+});
+
+test("a cache folder writable by other users is refused unless overridden", () => {
+  const open = mkdtempSync(join(tmpdir(), "kiln-open-"));
+  chmodSync(open, 0o777);
+  const saved = process.env.KILN_CACHE_DIR;
+  process.env.KILN_CACHE_DIR = open;
+  try {
+    assert.throws(() => loadOrCompile(new Net(), [randn([2, 4])], { backend: "js" }), (e: unknown) => e instanceof UntrustedCacheError && e.path === open);
+    process.env.KILN_CACHE_ALLOW_INSECURE = "1";
+    assert.equal(loadOrCompile(new Net(), [randn([2, 4])], { backend: "js" }).source, "compiled");
+  } finally {
+    delete process.env.KILN_CACHE_ALLOW_INSECURE;
+    process.env.KILN_CACHE_DIR = saved;
+    rmSync(open, { recursive: true, force: true });
   }
 });
