@@ -176,7 +176,24 @@ export class CompiledFunction {
   }
 }
 
-export function aotCompile(target: Target, exampleInputs: readonly unknown[], options: AotOptions = {}): CompiledFunction {
+/** A CompiledFunction that can also be called directly: `f(x)` is `f.call(x)`. */
+export type CompiledCallable = CompiledFunction & ((...args: unknown[]) => unknown);
+
+/** Wraps `fn` so it is callable while its methods and fields stay reachable (a Proxy over a function). */
+export function callable(fn: CompiledFunction): CompiledCallable {
+  const invoke = (...args: unknown[]) => fn.call(...args);
+  return new Proxy(invoke, {
+    apply: (_target, _self, args: unknown[]) => fn.call(...args),
+    get(_target, prop) {
+      const value = Reflect.get(fn, prop, fn) as unknown;
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(fn) : value;
+    },
+    has: (_target, prop) => prop in fn,
+    getPrototypeOf: () => CompiledFunction.prototype,
+  }) as unknown as CompiledCallable;
+}
+
+export function aotCompile(target: Target, exampleInputs: readonly unknown[], options: AotOptions = {}): CompiledCallable {
   const module = isTraceableModule(target) ? (target as TraceableModule<Tensor>) : undefined;
   const t0 = performance.now();
   const traced = trace(target as never, exampleInputs, { dynamic: options.dynamic });
@@ -202,7 +219,7 @@ export function aotCompile(target: Target, exampleInputs: readonly unknown[], op
     report: { trace: t1 - t0, ...compiled.times },
   };
   const bytes = object ? new Uint8Array(readFileSync(object.path)) : undefined;
-  return new CompiledFunction(manifest, compiled.program, JSON.stringify(traced.graph.toJSON()), bytes, compiled.executable, module);
+  return callable(new CompiledFunction(manifest, compiled.program, JSON.stringify(traced.graph.toJSON()), bytes, compiled.executable, module));
 }
 
 export interface LoadOptions {
@@ -217,7 +234,7 @@ export interface LoadOptions {
 }
 
 /** Loads a bundle: verifies checksums, guards (version, host, CPU features), then dlopens. No compiling. */
-export function loadCompiledFunction(bytes: Uint8Array, options: LoadOptions = {}): CompiledFunction {
+export function loadCompiledFunction(bytes: Uint8Array, options: LoadOptions = {}): CompiledCallable {
   const path = options.path ?? "<bundle>";
   const bundle = decodeBundle(bytes, { path, kilnVersion: KILN_VERSION, signingKey: readEnv().signingKey });
   const dec = new TextDecoder();
@@ -252,7 +269,7 @@ export function loadCompiledFunction(bytes: Uint8Array, options: LoadOptions = {
     executable = loadJsProgram(program);
   }
   bump("bundlesLoaded");
-  return new CompiledFunction(manifest, program, graphJson, object, executable, options.module).fromBytes(bytes);
+  return callable(new CompiledFunction(manifest, program, graphJson, object, executable, options.module).fromBytes(bytes));
 }
 
 /** Every stored host factor must hold here; native code needs every CPU feature it was built with. */

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import {
-  BundleCorruptError, GuardMismatchError, type Tensor, aotCompile, counters, loadCompiledFunction, randn, setStance,
+  BundleCorruptError, CompiledFunction, GuardMismatchError, type Tensor, aotCompile, add, mul, counters, loadCompiledFunction, randn, setStance,
 } from "../../src/index.js";
 import { hasToolchain } from "../../src/backend/index.js";
 import { DecoderBlock, TINY_BLOCK } from "../nn/decoder-block.js";
@@ -84,6 +84,18 @@ test("corrupt bundles are detected before any code runs", () => {
   flipped[bytes.length - 5] ^= 1;
   // Near the end lie the graph and loop-IR sections: verified too, though the warm path never parses them.
   assert.throws(() => loadCompiledFunction(flipped), (e: unknown) => e instanceof BundleCorruptError && ["graph", "kernels"].includes(e.section));
+});
+
+test("an AOT function and a loaded one are callables equal to the original", () => {
+  const original = (x: Tensor) => mul(add(x, 1), x);
+  const f = aotCompile(original, [randn([3])], { backend: "js", dynamic: { 0: [0] } });
+  const g = loadCompiledFunction(f.serialize());
+  const x = randn([5], { seed: 8 });
+  assertAllClose(f(x) as Tensor, original(x));
+  assertAllClose(g(x) as Tensor, original(x));
+  assert.deepEqual(Array.from((g(x) as Tensor).values()), Array.from((g.call(x) as Tensor).values()));
+  assert.ok(g instanceof CompiledFunction);
+  assert.equal(g.manifest.prefix, "model");
 });
 
 test("an input breaking a guard of an AOT function is a typed error, never a recompile", () => {
