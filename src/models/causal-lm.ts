@@ -1,0 +1,147 @@
+// The Llama / Qwen3 decoder-only causal LM as an nn.Module. Field paths are the Hugging Face
+// tensor names (model.layers.0.self_attn.q_proj.weight, …), so a checkpoint loads with loadStateDict.
+import { type DType, type Tensor, tensor } from "../tensor/index.js";
+import {
+  add, cast, cat, cos, expand, full, matmul, mul, permute, reshape, rotary, silu, sin, softmax, transpose, triu, unsqueeze, arange, linear,
+} from "../ops/index.js";
+import { Embedding, Linear, Module, RMSNorm } from "../nn/index.js";
+import type { ModelConfig } from "./hf-config.js";
+import { InternalError } from "../util/index.js";
+
+const empty = (dtype: DType) => ({ init: "empty" as const, dtype });
+
+/** RoPE inverse frequencies, with Llama 3's frequency-dependent scaling when the config asks for it. */
+export function ropeInverseFrequencies(config: ModelConfig): Float32Array {
+  const d = config.headDim;
+  const inv = Float32Array.from({ length: d / 2 }, (_, i) => 1 / config.ropeTheta ** ((2 * i) / d));
+  const scaling = config.raw.rope_scaling as Record<string, number> | null | undefined;
+  if (!scaling || (scaling.rope_type ?? scaling.type) !== ("llama3" as unknown)) return inv;
+  const { factor = 8, low_freq_factor = 1, high_freq_factor = 4, original_max_position_embeddings = 8192 } = scaling;
+  const lowWavelen = original_max_position_embeddings / low_freq_factor;
+  const highWavelen = original_max_position_embeddings / high_freq_factor;
+  return inv.map((f) => {
+    const wavelen = (2 * Math.PI) / f;
+    if (wavelen < highWavelen) return f;
+    if (wavelen > lowWavelen) return f / factor;
+    const smooth = (original_max_position_embeddings / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
+    return (1 - smooth) * (f / factor) + smooth * f;
+  });
+}
+
+class Attention extends Module {
+  q_proj: Linear;
+  k_proj: Linear;
+  v_proj: Linear;
+  o_proj: Linear;
+  q_norm: RMSNorm | undefined;
+  k_norm: RMSNorm | undefined;
+  constructor(readonly config: ModelConfig, dtype: DType) {
+    super();
+    const { hiddenSize: h, numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: d, attentionBias: bias } = config;
+    this.q_proj = new Linear(h, nh * d, { ...empty(dtype), bias });
+    this.k_proj = new Linear(h, nkv * d, { ...empty(dtype), bias });
+    this.v_proj = new Linear(h, nkv * d, { ...empty(dtype), bias });
+    this.o_proj = new Linear(nh * d, h, { ...empty(dtype), bias });
+    this.q_norm = config.qkNorm ? new RMSNorm(d, config.rmsNormEps, { dtype }) : undefined;
+    this.k_norm = config.qkNorm ? new RMSNorm(d, config.rmsNormEps, { dtype }) : undefined;
+  }
+
+  /** Causal grouped-query attention over the whole sequence (prefill). */
+  forward(x: Tensor, cosT: Tensor, sinT: Tensor): Tensor {
+    const { numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: d } = this.config;
+    const s = x.shape[0]!;
+    let q = reshape(this.q_proj.forward(x), [s, nh, d]);
+    let k = reshape(this.k_proj.forward(x), [s, nkv, d]);
+    const v = reshape(this.v_proj.forward(x), [s, nkv, d]);
+    if (this.q_norm && this.k_norm) {
+      q = this.q_norm.forward(q);
+      k = this.k_norm.forward(k);
+    }
+    q = rotary(q, cosT, sinT);
+    k = rotary(k, cosT, sinT);
+    const rep = nh / nkv;
+    const kx = reshape(expand(unsqueeze(k, 2), [s, nkv, rep, d]), [s, nh, d]);
+    const vx = reshape(expand(unsqueeze(v, 2), [s, nkv, rep, d]), [s, nh, d]);
+    const scores = add(mul(matmul(permute(q, [1, 0, 2]), permute(kx, [1, 2, 0])), 1 / Math.sqrt(d)), triu(full([s, s], -Infinity), 1));
+    const out = matmul(softmax(scores, -1), permute(vx, [1, 0, 2]));
+    return this.o_proj.forward(reshape(transpose(out, 0, 1), [s, nh * d]));
+  }
+}
+
+class Mlp extends Module {
+  gate_proj: Linear;
+  up_proj: Linear;
+  down_proj: Linear;
+  constructor(config: ModelConfig, dtype: DType) {
+    super();
+    const { hiddenSize: h, intermediateSize: i, mlpBias: bias } = config;
+    this.gate_proj = new Linear(h, i, { ...empty(dtype), bias });
+    this.up_proj = new Linear(h, i, { ...empty(dtype), bias });
+    this.down_proj = new Linear(i, h, { ...empty(dtype), bias });
+  }
+  forward(x: Tensor): Tensor {
+    return this.down_proj.forward(mul(silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+  }
+}
+
+class DecoderLayer extends Module {
+  input_layernorm: RMSNorm;
+  self_attn: Attention;
+  post_attention_layernorm: RMSNorm;
+  mlp: Mlp;
+  constructor(config: ModelConfig, dtype: DType) {
+    super();
+    this.input_layernorm = new RMSNorm(config.hiddenSize, config.rmsNormEps, { dtype });
+    this.self_attn = new Attention(config, dtype);
+    this.post_attention_layernorm = new RMSNorm(config.hiddenSize, config.rmsNormEps, { dtype });
+    this.mlp = new Mlp(config, dtype);
+  }
+  forward(x: Tensor, cosT: Tensor, sinT: Tensor): Tensor {
+    const h = add(x, this.self_attn.forward(this.input_layernorm.forward(x), cosT, sinT));
+    return add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+  }
+}
+
+class Backbone extends Module {
+  embed_tokens: Embedding;
+  layers: DecoderLayer[];
+  norm: RMSNorm;
+  constructor(config: ModelConfig, dtype: DType) {
+    super();
+    this.embed_tokens = new Embedding(config.vocabSize, config.hiddenSize, empty(dtype));
+    this.layers = Array.from({ length: config.numHiddenLayers }, () => new DecoderLayer(config, dtype));
+    this.norm = new RMSNorm(config.hiddenSize, config.rmsNormEps, { dtype });
+  }
+  forward(): never {
+    throw new InternalError("Backbone runs inside CausalLM.forward");
+  }
+}
+
+/** `LlamaForCausalLM` / `Qwen3ForCausalLM`: token ids [s] (i32) → logits [s, vocab] (f32). */
+export class CausalLM extends Module {
+  readonly config: ModelConfig;
+  model: Backbone;
+  lm_head: Linear | undefined;
+  invFreq: Tensor;
+
+  /** Weights start empty (zeros): load them with loadStateDict(checkpoint.tensors). */
+  constructor(config: ModelConfig, dtype: DType = config.torchDtype ?? "f32") {
+    super();
+    this.config = config;
+    this.model = new Backbone(config, dtype);
+    this.lm_head = config.tieWordEmbeddings ? undefined : new Linear(config.hiddenSize, config.vocabSize, empty(dtype));
+    this.invFreq = this.registerBuffer("invFreq", tensor(ropeInverseFrequencies(config)));
+  }
+
+  forward(ids: Tensor): Tensor {
+    const s = ids.shape[0]!;
+    const angles = mul(unsqueeze(cast(arange(s), "f32"), 1), unsqueeze(this.invFreq, 0));
+    const emb = cat([angles, angles], -1);
+    const [cosT, sinT] = [unsqueeze(cos(emb), 1), unsqueeze(sin(emb), 1)];
+    let h = this.model.embed_tokens.forward(ids);
+    for (const layer of this.model.layers) h = layer.forward(h, cosT, sinT);
+    h = this.model.norm.forward(h);
+    const logits = this.lm_head ? this.lm_head.forward(h) : linear(h, this.model.embed_tokens.weight);
+    return logits.dtype === "f32" ? logits : cast(logits, "f32");
+  }
+}
