@@ -18,8 +18,8 @@ interface Case {
 }
 const reference = JSON.parse(readFileSync(join(dir, "reference.json"), "utf8")) as { f32: Case[]; bf16_weights_f32_compute: Case[] };
 
-function loadModel(weights?: string): CausalLM {
-  const ckpt = loadCheckpoint(dir, weights ? { weights: [join(dir, weights)] } as never : {});
+function loadModel(): CausalLM {
+  const ckpt = loadCheckpoint(dir);
   const model = new CausalLM(ckpt.config, "f32");
   const names = model.namedParameters().map(([n]) => n);
   assert.deepEqual(names.filter((n) => !ckpt.tensors.has(n)), [], "every parameter is in the checkpoint");
@@ -27,7 +27,7 @@ function loadModel(weights?: string): CausalLM {
   return model;
 }
 
-function check(logits: number[] | Float32Array, c: Case): void {
+function check(logits: ArrayLike<number>, c: Case): void {
   const vocab = c.logits[0]!.length;
   assertAllClose(logits, c.logits.flat(), { rtol: 1e-4, atol: 1e-4 });
   const argmax = c.logits.map((_, p) => {
