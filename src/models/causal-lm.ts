@@ -138,7 +138,9 @@ export class CausalLM extends Module {
     const angles = mul(unsqueeze(cast(arange(s), "f32"), 1), unsqueeze(this.invFreq, 0));
     const emb = cat([angles, angles], -1);
     const [cosT, sinT] = [unsqueeze(cos(emb), 1), unsqueeze(sin(emb), 1)];
+    // Weights may be bf16/f16; activations are always f32 (weights are widened as they are read).
     let h = this.model.embed_tokens.forward(ids);
+    if (h.dtype !== "f32") h = cast(h, "f32");
     for (const layer of this.model.layers) h = layer.forward(h, cosT, sinT);
     h = this.model.norm.forward(h);
     const logits = this.lm_head ? this.lm_head.forward(h) : linear(h, this.model.embed_tokens.weight);

@@ -18,9 +18,10 @@ interface Case {
 }
 const reference = JSON.parse(readFileSync(join(dir, "reference.json"), "utf8")) as { f32: Case[]; bf16_weights_f32_compute: Case[] };
 
-function loadModel(): CausalLM {
-  const ckpt = loadCheckpoint(dir);
-  const model = new CausalLM(ckpt.config, "f32");
+function loadModel(weights?: string): CausalLM {
+  const ckpt = loadCheckpoint(dir, weights ? { weights } : {});
+  const dtype = ckpt.tensors.get("model.norm.weight")!.dtype;
+  const model = new CausalLM(ckpt.config, dtype);
   const names = model.namedParameters().map(([n]) => n);
   assert.deepEqual(names.filter((n) => !ckpt.tensors.has(n)), [], "every parameter is in the checkpoint");
   model.loadStateDict(Object.fromEntries([...ckpt.tensors].filter(([n]) => names.includes(n))), { strict: false });
@@ -50,5 +51,14 @@ for (const backend of ["js", "native"] as const) {
     const f = compile(model, { dynamic: { 0: [0] }, backend });
     for (const c of reference.f32) check(f(tensor(c.prompt_ids, { dtype: "i32" })).values(), c);
     assert.equal(f.stats.compiles, 1);
+  });
+}
+
+for (const backend of ["js", "native"] as const) {
+  test(`tiny Qwen3 with bf16 weights (f32 compute), ${backend}: logits equal PyTorch's`, { skip: backend === "native" && !hasToolchain() ? "no C compiler" : false }, () => {
+    const model = loadModel("model.bf16.safetensors");
+    assert.equal(model.model.layers[0]!.self_attn.q_proj.weight.dtype, "bf16");
+    const f = compile(model, { dynamic: { 0: [0] }, backend });
+    for (const c of reference.bf16_weights_f32_compute) check(f(tensor(c.prompt_ids, { dtype: "i32" })).values(), c);
   });
 }
