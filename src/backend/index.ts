@@ -4,7 +4,7 @@ export { type Executable, createExecutable } from "./program-runner.js";
 export { JS_RUNTIME } from "./js-runtime.js";
 export { loadNativeProgram, nativeSource, nativeTarget, hostCpuFeatures, type NativeExecutable, type NativeObjectRef } from "./native-backend.js";
 export {
-  getToolchain, hasToolchain, buildSharedObject, compilerInvocations, NodeHeadersNotFoundError, type Toolchain, type Compiler, type BuildResult,
+  getToolchain, hasToolchain, NodeHeadersNotFoundError, type Toolchain, type Compiler,
 } from "./native-toolchain.js";
 // The native toolchain, builder, loader, runtime and GEMM/GEMV templates (src/backend/native/).
 export * from "./native/index.js";

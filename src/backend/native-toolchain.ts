@@ -1,11 +1,11 @@
-// The C toolchain: finds a compiler and Node's N-API headers, builds shared objects
-// content-addressed by (source, compiler identity, flags), keeps the source on failure.
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
+// Whether a native toolchain exists, and the compiler's identity, without spawning it on every
+// start: the probe's answer is cached by the binary's path, size and mtime (builds: native/native-builder.ts).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
-import { CompileError, CompilerNotFoundError, KilnError, bump, counters, readEnv, sha256Hex } from "../util/index.js";
+import { CompilerNotFoundError, KilnError, readEnv, sha256Hex } from "../util/index.js";
 
 export class NodeHeadersNotFoundError extends KilnError {
   readonly code = "E_NODE_HEADERS";
@@ -25,8 +25,7 @@ export interface Compiler {
 export interface Toolchain {
   readonly compiler: Compiler;
   readonly includeDir: string;
-  readonly flags: readonly string[];
-  /** Where built objects and kept sources live. */
+  /** Where the probe's answer is kept (beside built objects). */
   readonly buildDir: string;
 }
 
@@ -107,7 +106,7 @@ export function getToolchain(): Toolchain {
       if (!compiler) throw new CompilerNotFoundError(candidates);
       cached = {
         key,
-        value: { compiler, includeDir: findHeaders(), flags: ["-O3", "-march=native", "-fPIC", "-shared", "-fopenmp", "-std=gnu11", "-lm"], buildDir },
+        value: { compiler, includeDir: findHeaders(), buildDir },
       };
     } catch (e) {
       if (!(e instanceof KilnError)) throw e;
@@ -127,33 +126,4 @@ export function hasToolchain(): boolean {
     if (e instanceof KilnError) return false;
     throw e;
   }
-}
-
-export interface BuildResult {
-  readonly path: string;
-  readonly sha256: string;
-  /** False when the object was already in the build folder. */
-  readonly compiled: boolean;
-}
-
-/** How many times this process ran the C compiler (tests assert counts, never times). */
-export const compilerInvocations = (): number => counters().compilerInvocations;
-
-/** Compiles `source` into a loadable `.node` object, reusing an identical earlier build. */
-export function buildSharedObject(source: string, tc: Toolchain = getToolchain()): BuildResult {
-  const sha = sha256Hex(JSON.stringify([source, tc.compiler.version, tc.compiler.target, tc.flags]));
-  const out = join(tc.buildDir, `${sha}.node`);
-  if (existsSync(out)) return { path: out, sha256: sha, compiled: false };
-  const src = join(tc.buildDir, `${sha}.c`);
-  writeFileSync(src, source);
-  const tmp = `${out}.${process.pid}.tmp`;
-  bump("compilerInvocations");
-  try {
-    execFileSync(tc.compiler.path, [...tc.flags.filter((f) => f !== "-lm"), `-I${tc.includeDir}`, "-o", tmp, src, "-lm"], { stdio: ["ignore", "pipe", "pipe"] });
-  } catch (e) {
-    const stderr = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message);
-    throw new CompileError(stderr.trim(), src, { cause: e });
-  }
-  renameSync(tmp, out);
-  return { path: out, sha256: sha, compiled: true };
 }

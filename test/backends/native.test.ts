@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CompileError, CompilerNotFoundError, type Tensor, compile, randn } from "../../src/index.js";
-import { buildSharedObject, getToolchain, hasToolchain } from "../../src/backend/index.js";
+import { NativeBuilder, getToolchain, hasToolchain } from "../../src/backend/index.js";
 import { generateProgram } from "../../src/codegen/index.js";
 import { runPipeline } from "../../src/passes/index.js";
 import { trace } from "../../src/index.js";
@@ -65,7 +65,7 @@ test("28 identical layers emit no more distinct kernels than 2 layers", () => {
 
 test("a bad kernel source is a CompileError with the compiler's stderr and the kept source", { skip }, () => {
   assert.throws(
-    () => buildSharedObject("void broken( { this is not C }"),
+    () => new NativeBuilder({ target: "portable" }).buildSync("void broken( { this is not C }"),
     (e: unknown) => e instanceof CompileError && /error/.test(e.stderr) && e.sourcePath.endsWith(".c"),
   );
 });
