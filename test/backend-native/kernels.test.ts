@@ -2,22 +2,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  NativeBuilder, type NativeTarget, TARGET_FEATURES, detectCpuFeatures, findNodeApiInclude, hasCCompiler, loadNativeModule,
+  NativeBuilder, type NativeTarget, TARGET_FEATURES, detectCpuFeatures, loadNativeModule,
   targetIsa,
 } from "../../src/backend/native/index.js";
+import { hasToolchain } from "../../src/backend/index.js";
 import { bf16ToF32, f32ToBf16 } from "../../src/tensor/index.js";
 import { KERNELS, type KernelName, isBf16, isNN, kernelEntrySource, kernelSymbols } from "./kernel-entry.js";
 
-function skipReason(): string | false {
-  if (!hasCCompiler()) return "no C compiler found (KILN_CC, cc, gcc, clang)";
-  try {
-    findNodeApiInclude();
-  } catch {
-    return "Node's N-API headers (node_api.h) not found";
-  }
-  return false;
-}
-const skip = skipReason();
+const skip = hasToolchain() ? false : "no C compiler or Node's N-API headers (see KILN_CC)";
 
 /** Every named target the host can execute: the AVX-512, AVX2 and portable code paths all run here on x86-64. */
 const host = detectCpuFeatures();

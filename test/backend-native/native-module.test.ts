@@ -2,20 +2,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  NativeBuilder, assembleNativeSource, findNodeApiInclude, hasCCompiler, loadNativeModule, napiGlue, physicalCoreCount,
+  NativeBuilder, assembleNativeSource, loadNativeModule, napiGlue, physicalCoreCount,
 } from "../../src/backend/native/index.js";
+import { hasToolchain } from "../../src/backend/index.js";
 import { ArgumentError } from "../../src/util/index.js";
 
-function skipReason(): string | false {
-  if (!hasCCompiler()) return "no C compiler found (KILN_CC, cc, gcc, clang)";
-  try {
-    findNodeApiInclude();
-  } catch {
-    return "Node's N-API headers (node_api.h) not found";
-  }
-  return false;
-}
-const skip = skipReason();
+const skip = hasToolchain() ? false : "no C compiler or Node's N-API headers (see KILN_CC)";
 
 /**
  * kiln_run runs three "kernels" in one call: a parallel-for marking every index once, a parallel region recording

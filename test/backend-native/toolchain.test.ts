@@ -5,20 +5,12 @@ import { isAbsolute } from "node:path";
 import { test } from "node:test";
 import {
   NativeBuilder, TARGET_FEATURES, assembleNativeSource, bestNativeTarget, detectCpuFeatures, findCCompiler,
-  findNodeApiInclude, hasCCompiler, parseCpuFeatures, setCpuFeaturesOverride, targetFlags, targetRequiredFeatures,
+  hasCCompiler, parseCpuFeatures, setCpuFeaturesOverride, targetFlags, targetRequiredFeatures,
 } from "../../src/backend/native/index.js";
+import { hasToolchain } from "../../src/backend/index.js";
 import { CompileError, CompilerNotFoundError } from "../../src/util/index.js";
 
-function skipReason(): string | false {
-  if (!hasCCompiler()) return "no C compiler found (KILN_CC, cc, gcc, clang)";
-  try {
-    findNodeApiInclude();
-  } catch {
-    return "Node's N-API headers (node_api.h) not found";
-  }
-  return false;
-}
-const skip = skipReason();
+const skip = hasToolchain() ? false : "no C compiler or Node's N-API headers (see KILN_CC)";
 
 /** A small object (runtime and glue only, ~0.3 s to compile); `tag` makes its source distinct. */
 const tiny = (tag: string) =>
