@@ -159,6 +159,18 @@ export class Tensor implements TensorType {
     return this.values()[0]!;
   }
 
+  /**
+   * `t > 0`, `+t`, `t == 1`: a one-element tensor converts to its value (as torch's float(t)); any
+   * other size is an error rather than JS's silent object comparison. Strings get toString().
+   */
+  [Symbol.toPrimitive](hint: string): string | number {
+    if (hint === "string") return this.toString();
+    if (this.isConcrete && this.size !== 1) {
+      throw new ShapeError("Tensor to number", "a tensor with exactly one element (use item(), or reduce first)", this.shape);
+    }
+    return this.item();
+  }
+
   toString(): string {
     return `Tensor(${this.dtype}${shapeToString(this.shape)})`;
   }

@@ -19,7 +19,7 @@ export class TracerTensor extends SymbolicTensor {
   }
 
   /** `t > 0`, `+t`, `t * 2` would silently compare or compute on NaN: on a tracer they read data, so they fail loudly. */
-  [Symbol.toPrimitive](hint: string): string {
+  override [Symbol.toPrimitive](hint: string): string {
     if (hint === "string") return `TracerTensor(${this.dtype}${shapeToString(this.shape)})`;
     return this.requireConcrete(`using a tensor as a ${hint === "number" ? "number" : "primitive value"}`);
   }

@@ -163,3 +163,12 @@ test("the Tensor constructor checks its shape against its storage", () => {
   assert.throws(() => abstract.values(), InternalError);
   assert.deepEqual(Tensor.fromValues("i32", [2], [1.9, -1.9]).toArray(), [1, -1]);
 });
+
+test("a one-element tensor converts to a number; comparing a larger one is a typed error, not a silent false", () => {
+  const one = tensor([2.5]);
+  assert.equal(+one, 2.5);
+  assert.equal((one as unknown as number) > 2, true); // TypeScript forbids it; JavaScript users may still write it
+
+  assert.equal(`${one}`, "Tensor(f32[1])");
+  assert.throws(() => tensor([1, 2]) > tensor([0]), (e: unknown) => e instanceof ShapeError && /one element/.test(e.message));
+});
