@@ -58,7 +58,9 @@ export function runGenerate(o: GenerateOptions, out: (s: string) => void, err: (
     } else {
       out(result.generatedIds.join(" "));
       const gen = result.generatedIds.length;
-      err(`kiln: load ${loadMs.toFixed(0)} ms, compile ${activity.outcomes.join("/") || "none"}, prompt ${(promptIds.length / (result.timings.prefill_ms / 1000)).toFixed(0)} tok/s, generated ${gen} tokens in ${result.timings.decode_ms.toFixed(0)} ms`);
+      const compiled = activity.outcomes.includes("compiled");
+      const prompt = `prompt ${(promptIds.length / (result.timings.prefill_ms / 1000)).toFixed(0)} tok/s${compiled ? " (this first call included compiling)" : ""}`;
+      err(`kiln: load ${loadMs.toFixed(0)} ms, ${compiled ? "cold (compiled)" : "warm (bundle loaded)"}, ${prompt}, generated ${gen} tokens in ${result.timings.decode_ms.toFixed(0)} ms`);
     }
   } finally {
     setLogSink(restore);
