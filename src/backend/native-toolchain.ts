@@ -1,11 +1,10 @@
 // Whether a native toolchain exists, and the compiler's identity, without spawning it on every
 // start: the probe's answer is cached by the binary's path, size and mtime (builds: native/native-builder.ts).
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { delimiter, join } from "node:path";
 import { CompilerNotFoundError, KilnError, readEnv, sha256Hex } from "../util/index.js";
+import { findCCompiler, findNodeApiInclude } from "./native/c-compiler.js";
 
 export class NodeHeadersNotFoundError extends KilnError {
   readonly code = "E_NODE_HEADERS";
@@ -67,24 +66,24 @@ function probe(cc: string, cacheDir: string): Compiler | undefined {
   return found;
 }
 
+/** The slow path: run the compiler (c-compiler.ts), keeping what the key and the manifest need. */
 function probeNow(cc: string): Compiler | undefined {
-  const r = spawnSync(cc, ["--version"], { encoding: "utf8" });
-  if (r.status !== 0 || r.error) return undefined;
-  const target = spawnSync(cc, ["-dumpmachine"], { encoding: "utf8" });
-  return { path: cc, version: r.stdout.split("\n")[0]!.trim(), target: (target.stdout ?? "").trim() };
+  try {
+    const c = findCCompiler(cc);
+    return { path: c.path, version: c.identity, target: c.triple };
+  } catch (e) {
+    if (e instanceof CompilerNotFoundError) return undefined;
+    throw e;
+  }
 }
 
 function findHeaders(): string {
-  const tried = [join(dirname(process.execPath), "..", "include", "node"), "/usr/include/node", "/usr/local/include/node"];
   try {
-    const pkg = createRequire(import.meta.url).resolve("node-api-headers/package.json");
-    tried.push(join(dirname(pkg), "include"));
-  } catch {
-    // optional package not installed
+    return findNodeApiInclude();
+  } catch (e) {
+    if (e instanceof CompilerNotFoundError) throw new NodeHeadersNotFoundError(e.tried);
+    throw e;
   }
-  const found = tried.find((d) => existsSync(join(d, "node_api.h")));
-  if (!found) throw new NodeHeadersNotFoundError(tried);
-  return found;
 }
 
 /** The toolchain for this process (cached per KILN_CC); throws CompilerNotFoundError / NodeHeadersNotFoundError. */
