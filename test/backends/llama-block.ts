@@ -4,13 +4,10 @@
 import * as k from "../../src/index.js";
 import { type Graph, type Tensor, randn, tensor } from "../../src/index.js";
 import { type InputSpec, graphOf } from "../codegen/graph-of.js";
+import type { BlockConfig as ModuleBlockConfig } from "../nn/decoder-block.js";
 
-export interface BlockConfig {
-  readonly hidden: number;
-  readonly heads: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  readonly intermediate: number;
+/** The module block's config (test/nn/decoder-block.ts), with eps required. */
+export interface BlockConfig extends ModuleBlockConfig {
   readonly eps: number;
 }
 

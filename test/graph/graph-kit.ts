@@ -38,14 +38,12 @@ export function buildGraph(inputs: readonly InputSpec[], fn: (...xs: Tensor[]) =
     });
     return new SymbolicTensor(b.input(spec.name, spec.kind ?? "arg", { dtype: spec.dtype ?? "f32", shape }, options.source?.()), b);
   });
-  const interp = recordingInterpreter(b, {
-    keepComposites: options.keepComposites ?? true,
-    lift: (t) => b.node("constant", [], { dtype: t.dtype, shape: [...t.dims], values: Array.from(t.values()) }, options.source?.()),
-    source: options.source,
-  });
+  const lift = (t: Tensor) => b.node("constant", [], { dtype: t.dtype, shape: [...t.dims], values: Array.from(t.values()) }, options.source?.());
+  const interp = recordingInterpreter(b, { keepComposites: options.keepComposites ?? true, lift, source: options.source });
   const out = withInterpreter(interp, () => fn(...xs));
-  const outs = Array.isArray(out) ? out : [out as Tensor];
-  return b.build(outs.map((t) => (t as SymbolicTensor).node));
+  const outs = Array.isArray(out) ? (out as readonly Tensor[]) : [out as Tensor];
+  // A concrete output (fn returned a constant) becomes a constant node too.
+  return b.build(outs.map((t) => (t instanceof SymbolicTensor && t.owner === b ? t.node : lift(t))));
 }
 
 /** Random values for every graph input at the given symbol sizes (ints in [0, intHigh), bools 0/1). */
