@@ -84,11 +84,11 @@ KILN_INLINE kv kva_exp2(kv x) { kv r; for (int i = 0; i < KV_LANES; i++) r[i] = 
 #endif
 `;
 
-/** s[r * KILN_ATT_T + t] = q[r] · k[t] for r < mr, t < 4 (rows of q and k read along D). */
+/** s[r * KILN_ATT_T + t] = q[r] · (k[t] + koff)[0:D] for r < mr, t < 4 (rows of q and k read along D). */
 function qkTile(t: CacheType, mr: number): string {
   const ct = ctype(t);
   const fmas = (kl: (p: string) => string, ql: (p: string) => string) => String.raw`
-      kv k0 = ${kl("k[0] + d")}, k1 = ${kl("k[1] + d")}, k2 = ${kl("k[2] + d")}, k3 = ${kl("k[3] + d")};
+      kv k0 = ${kl("k0p + d")}, k1 = ${kl("k1p + d")}, k2 = ${kl("k2p + d")}, k3 = ${kl("k3p + d")};
       for (int r = 0; r < ${mr}; r++) {
         kv qv = ${ql("q[r] + d")};
         a[r][0] = kv_fma(qv, k0, a[r][0]);
@@ -97,7 +97,11 @@ function qkTile(t: CacheType, mr: number): string {
         a[r][3] = kv_fma(qv, k3, a[r][3]);
       }`;
   return String.raw`
-static void kiln_att_qk_${t}_m${mr}(int64_t D, const float* const* q, const ${ct}* const* k, float* s) {
+static void kiln_att_qk_${t}_m${mr}(int64_t D, const float* const* q, const ${ct}* const* k, int64_t koff, float* s) {
+  const ${ct}* k0p = k[0] + koff;
+  const ${ct}* k1p = k[1] + koff;
+  const ${ct}* k2p = k[2] + koff;
+  const ${ct}* k3p = k[3] + koff;
   kv a[${mr}][4];
   for (int r = 0; r < ${mr}; r++) a[r][0] = a[r][1] = a[r][2] = a[r][3] = kv_zero();
   int64_t d = 0;
@@ -111,7 +115,7 @@ static void kiln_att_qk_${t}_m${mr}(int64_t D, const float* const* q, const ${ct
 `;
 }
 
-/** acc[r][0:D] += sum over t < nt of p[r][t] · v[t][0:D] for r < mr (acc rows ldacc apart, padded to 2 vectors). */
+/** acc[r][0:D] += sum over t < nt of p[r][t] · (v[t] + voff)[0:D] for r < mr (acc rows ldacc apart, padded to 2 vectors). */
 function pvTile(t: CacheType, mr: number): string {
   const ct = ctype(t);
   const body = (v0: string, v1: string) => String.raw`
@@ -124,16 +128,16 @@ function pvTile(t: CacheType, mr: number): string {
         }
       }`;
   return String.raw`
-static void kiln_att_pv_${t}_m${mr}(int64_t D, int64_t nt, const float* p, const ${ct}* const* v, float* acc, int64_t ldacc) {
+static void kiln_att_pv_${t}_m${mr}(int64_t D, int64_t nt, const float* p, const ${ct}* const* v, int64_t voff, float* acc, int64_t ldacc) {
   for (int64_t d = 0; d < D; d += 2 * KV_LANES) {
     kv c[${mr}][2];
     for (int r = 0; r < ${mr}; r++) {
       c[r][0] = kv_load(acc + r * ldacc + d);
       c[r][1] = kv_load(acc + r * ldacc + d + KV_LANES);
     }
-    if (d + 2 * KV_LANES <= D) {${body(`${load(t)}(v[j] + d)`, `${load(t)}(v[j] + d + KV_LANES)`)}
+    if (d + 2 * KV_LANES <= D) {${body(`${load(t)}(v[j] + voff + d)`, `${load(t)}(v[j] + voff + d + KV_LANES)`)}
     } else {
-      int64_t n0 = D - d < KV_LANES ? D - d : KV_LANES, n1 = D - d - n0;${body(`${loadPart(t)}(v[j] + d, n0)`, `n1 > 0 ? ${loadPart(t)}(v[j] + d + KV_LANES, n1) : kv_zero()`)}
+      int64_t n0 = D - d < KV_LANES ? D - d : KV_LANES, n1 = D - d - n0;${body(`${loadPart(t)}(v[j] + voff + d, n0)`, `n1 > 0 ? ${loadPart(t)}(v[j] + voff + d + KV_LANES, n1) : kv_zero()`)}
     }
     for (int r = 0; r < ${mr}; r++) {
       kv_store(acc + r * ldacc + d, c[r][0]);
@@ -145,11 +149,11 @@ static void kiln_att_pv_${t}_m${mr}(int64_t D, int64_t nt, const float* p, const
 }
 
 /** Row-chunk dispatch: the largest specialised tile that fits the remaining rows (and the ISA's register budget). */
-function dispatch(sizes: readonly number[], max: string, call: (mr: number) => string): string {
+function dispatch(sizes: readonly number[], max: string, call: (mr: number) => string, end: string): string {
   const desc = [...sizes].sort((a, b) => b - a);
   return desc
     .map((mr, i) => {
-      const cond = i === desc.length - 1 ? "" : `if (rows - r >= ${mr} && ${max} >= ${mr}) `;
+      const cond = i === desc.length - 1 ? "" : `if (${end} - r >= ${mr} && ${max} >= ${mr}) `;
       return `${cond}{ ${call(mr)}; r += ${mr}; }`;
     })
     .join(" else ");
@@ -160,16 +164,18 @@ function itemFn(t: CacheType): string {
   const ct = ctype(t);
   return String.raw`${QK_ROWS.map((mr) => qkTile(t, mr)).join("")}${PV_ROWS.map((mr) => pvTile(t, mr)).join("")}
 static void kiln_att_item_${t}(const kiln_att_args* a, const kiln_att_item* it, float* m, float* l, float* acc) {
-  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = (int64_t)it->nt * it->nh, BS = a->BS;
+  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = kiln_att_rows(it), BS = a->BS;
+  const int64_t grows = (int64_t)it->nt * it->ng; /* rows per KV head */
   const ${ct}* kc = (const ${ct}*)a->kcache;
   const ${ct}* vc = (const ${ct}*)a->vcache;
   const int32_t* table = a->block_table + (int64_t)it->seq * a->max_blocks;
-  const int64_t kv_off = (int64_t)it->kvh * D, row_stride = a->NKV * D;
+  const int64_t kv_off = (int64_t)it->kv0 * D, row_stride = a->NKV * D;
   const float* qrow[KILN_ATT_ROWS];
   int64_t last[KILN_ATT_ROWS]; /* the last context position each row attends */
   int64_t last_max = -1;
   for (int64_t r = 0; r < rows; r++) {
-    int64_t tok = it->i0 + r / it->nh, h = it->h0 + r % it->nh;
+    int64_t tok, h;
+    kiln_att_row(a, it, r, &tok, &h);
     qrow[r] = a->q + (tok * a->NH + h) * D;
     last[r] = a->q_pos[tok];
     if (last[r] > last_max) last_max = last[r];
@@ -180,27 +186,52 @@ static void kiln_att_item_${t}(const kiln_att_args* a, const kiln_att_item* it, 
   const int64_t c1 = it->c1 < last_max + 1 ? it->c1 : last_max + 1;
   const kv scale = kv_set1(a->scale * 1.44269504088896340736f); /* scores in base 2 */
   float s[KILN_ATT_ROWS * KILN_ATT_T] __attribute__((aligned(64)));
-  const ${ct}* kp[KILN_ATT_T];
-  const ${ct}* vp[KILN_ATT_T];
+  /* K/V row pointers of this tile and the next (positions past a tile's end repeat its last row: read, never used).
+     The next tile's rows are prefetched while this one is computed: one KV head's rows are NKV·D apart, a stride
+     the hardware prefetchers do not follow across pages. */
+  const ${ct}* rowp[2][2][KILN_ATT_T];
+  const int64_t row_bytes = D * it->nkv * (int64_t)sizeof(${ct}); /* the rows of consecutive KV heads are adjacent */
   int64_t blk = it->c0 / BS, off = it->c0 % BS;
-  for (int64_t j0 = it->c0; j0 < c1; j0 += KILN_ATT_T) {
+#define KILN_ATT_FILL(buf, j0)                                                          \
+  do {                                                                                  \
+    const int64_t n_ = c1 - (j0) < KILN_ATT_T ? c1 - (j0) : KILN_ATT_T;                 \
+    for (int64_t j = 0; j < KILN_ATT_T; j++) {                                          \
+      if (j < n_) {                                                                     \
+        int64_t slot = (int64_t)table[blk] * BS + off;                                  \
+        (buf)[0][j] = kc + slot * row_stride + kv_off;                                  \
+        (buf)[1][j] = vc + slot * row_stride + kv_off;                                  \
+        if (++off == BS) { off = 0; blk++; }                                            \
+      } else {                                                                          \
+        (buf)[0][j] = (buf)[0][n_ - 1];                                                 \
+        (buf)[1][j] = (buf)[1][n_ - 1];                                                 \
+      }                                                                                 \
+    }                                                                                   \
+  } while (0)
+  if (it->c0 < c1) KILN_ATT_FILL(rowp[0], it->c0);
+  int cur = 0;
+  for (int64_t j0 = it->c0; j0 < c1; j0 += KILN_ATT_T, cur ^= 1) {
     const int64_t nt = c1 - j0 < KILN_ATT_T ? c1 - j0 : KILN_ATT_T;
-    /* K/V rows of this tile (positions past nt repeat the last valid one: read, never used). */
-    for (int64_t j = 0; j < KILN_ATT_T; j++) {
-      if (j < nt) {
-        int64_t slot = (int64_t)table[blk] * BS + off;
-        kp[j] = kc + slot * row_stride + kv_off;
-        vp[j] = vc + slot * row_stride + kv_off;
-        if (++off == BS) { off = 0; blk++; }
-      } else {
-        kp[j] = kp[nt - 1];
-        vp[j] = vp[nt - 1];
+    const ${ct}* const* kp = rowp[cur][0];
+    const ${ct}* const* vp = rowp[cur][1];
+    if (j0 + KILN_ATT_T < c1) {
+      KILN_ATT_FILL(rowp[cur ^ 1], j0 + KILN_ATT_T);
+      const int64_t nn = c1 - j0 - KILN_ATT_T < KILN_ATT_T ? c1 - j0 - KILN_ATT_T : KILN_ATT_T;
+      for (int64_t j = 0; j < nn; j++) {
+        const char* kr = (const char*)rowp[cur ^ 1][0][j];
+        const char* vr = (const char*)rowp[cur ^ 1][1][j];
+        for (int64_t b = 0; b < row_bytes; b += 64) {
+          KILN_ATT_PREFETCH(kr + b);
+          KILN_ATT_PREFETCH(vr + b);
+        }
       }
     }
     /* scores */
-    for (int64_t j = 0; j < nt; j += 4) {
-      for (int64_t r = 0; r < rows;) {
-        ${dispatch(QK_ROWS, "KILN_ATT_QK_MAX", (mr) => `kiln_att_qk_${t}_m${mr}(D, qrow + r, kp + j, s + r * KILN_ATT_T + j)`)}
+    for (int64_t kl = 0; kl < it->nkv; kl++) {
+      const int64_t rend = (kl + 1) * grows;
+      for (int64_t j = 0; j < nt; j += 4) {
+        for (int64_t r = kl * grows; r < rend;) {
+          ${dispatch(QK_ROWS, "KILN_ATT_QK_MAX", (mr) => `kiln_att_qk_${t}_m${mr}(D, qrow + r, kp + j, kl * D, s + r * KILN_ATT_T + j)`, "rend")}
+        }
       }
     }
     /* online softmax: s becomes the weights of this tile */
@@ -231,10 +262,14 @@ static void kiln_att_item_${t}(const kiln_att_args* a, const kiln_att_item* it, 
       l[r] += kv_sum(sum);
     }
     /* acc += weights · V */
-    for (int64_t r = 0; r < rows;) {
-      ${dispatch(PV_ROWS, "KILN_ATT_PV_MAX", (mr) => `kiln_att_pv_${t}_m${mr}(D, nt, s + r * KILN_ATT_T, vp, acc + r * ldacc, ldacc)`)}
+    for (int64_t kl = 0; kl < it->nkv; kl++) {
+      const int64_t rend = (kl + 1) * grows;
+      for (int64_t r = kl * grows; r < rend;) {
+        ${dispatch(PV_ROWS, "KILN_ATT_PV_MAX", (mr) => `kiln_att_pv_${t}_m${mr}(D, nt, s + r * KILN_ATT_T, vp, kl * D, acc + r * ldacc, ldacc)`, "rend")}
+      }
     }
   }
+#undef KILN_ATT_FILL
 }
 
 ${paged(t)}`;
@@ -262,8 +297,11 @@ const DRIVER_C = String.raw`
 #define KILN_ATT_T 16              /* context positions per tile (scores of one row: 16 floats) */
 #define KILN_ATT_ROWS 16           /* query rows per item: tokens × the heads of one KV group */
 #define KILN_ATT_MAX_D 256
-#define KILN_ATT_MIN_CHUNK 256     /* context positions below which a unit is never split */
+#define KILN_ATT_MIN_CHUNK 64      /* context positions below which a unit is never split */
 #define KILN_ATT_SERIAL_WORK 65536.0
+#ifndef KILN_ATT_PREFETCH
+#define KILN_ATT_PREFETCH(p) __builtin_prefetch((const void*)(p), 0, 3)
+#endif
 /* accumulator row stride: D rounded up to 2 vectors */
 #define KILN_ATT_LDACC(D) (((D) + 2 * KV_LANES - 1) / (2 * KV_LANES) * (2 * KV_LANES))
 /* floats per chunk partial: m[rows], l[rows], acc[rows][ldacc] (sized for the most rows) */
@@ -288,10 +326,12 @@ typedef struct {
   float* out;
 } kiln_att_args;
 
-/* A unit: query tokens i0..i0+nt-1 (one sequence) × query heads h0..h0+nh-1 (one KV head), rows r = t * nh + g.
+/* A unit: query tokens i0..i0+nt-1 (one sequence) × KV heads kv0..kv0+nkv-1 × the query heads g0..g0+ng-1 of
+   each one's group; rows r = (kl * nt + t) * ng + g (the rows of one KV head are adjacent). Decode takes many KV
+   heads per unit (their rows lie side by side in the cache, so a unit streams whole blocks), prefill many tokens.
    An item: a unit over context positions [c0, c1); a split unit's items write partials and the last one merges. */
 typedef struct {
-  int32_t i0, nt, h0, nh, kvh, seq;
+  int32_t i0, nt, kv0, nkv, g0, ng, seq;
   int64_t c0, c1;
   int64_t cost;
   int64_t unit;   /* index into the split table, or -1: the item is the whole unit and writes out */
@@ -316,12 +356,23 @@ typedef struct {
   atomic_llong next;
 } kiln_att_job;
 
+KILN_INLINE int64_t kiln_att_rows(const kiln_att_item* it) { return (int64_t)it->nt * it->nkv * it->ng; }
+
+/* The query token and head of row r of an item. */
+KILN_INLINE void kiln_att_row(const kiln_att_args* a, const kiln_att_item* it, int64_t r, int64_t* tok, int64_t* h) {
+  const int64_t per_kv = (int64_t)it->nt * it->ng, kl = r / per_kv, t = r % per_kv / it->ng, g = r % it->ng;
+  *tok = it->i0 + t;
+  *h = (it->kv0 + kl) * (a->NH / a->NKV) + it->g0 + g;
+}
+
 static float* kiln_att_out_row(const kiln_att_args* a, const kiln_att_item* it, int64_t r) {
-  return a->out + ((int64_t)(it->i0 + r / it->nh) * a->NH + it->h0 + r % it->nh) * a->D;
+  int64_t tok, h;
+  kiln_att_row(a, it, r, &tok, &h);
+  return a->out + (tok * a->NH + h) * a->D;
 }
 
 static void kiln_att_write(const kiln_att_args* a, const kiln_att_item* it, const float* l, const float* acc) {
-  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = (int64_t)it->nt * it->nh;
+  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = kiln_att_rows(it);
   for (int64_t r = 0; r < rows; r++) {
     float* o = kiln_att_out_row(a, it, r);
     kv inv = kv_set1(1.0f / l[r]);
@@ -334,7 +385,7 @@ static void kiln_att_write(const kiln_att_args* a, const kiln_att_item* it, cons
 /* out rows of a split unit = the chunks' accumulators, each weighted by 2^(m_c - M), over the weighted sums. */
 static void kiln_att_merge(const kiln_att_job* job, const kiln_att_item* it, const kiln_att_split* sp) {
   const kiln_att_args* a = job->a;
-  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = (int64_t)it->nt * it->nh, part = KILN_ATT_PART(D);
+  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = kiln_att_rows(it), part = KILN_ATT_PART(D);
   for (int64_t r = 0; r < rows; r++) {
     float M = -INFINITY, L = 0.0f;
     for (int32_t c = 0; c < sp->chunks; c++) {
@@ -376,7 +427,7 @@ static void kiln_att_worker(void* p, int64_t lo, int64_t hi) {
       kiln_att_write(a, it, l, acc);
       continue;
     }
-    const int64_t rows = (int64_t)it->nt * it->nh;
+    const int64_t rows = kiln_att_rows(it);
     float* pp = job->parts + it->part * KILN_ATT_PART(a->D);
     memcpy(pp, m, sizeof(float) * rows);
     memcpy(pp + rows, l, sizeof(float) * rows);
@@ -392,11 +443,12 @@ static int kiln_att_by_cost(const void* x, const void* y) {
   if (a->cost != b->cost) return a->cost > b->cost ? -1 : 1;
   /* qsort is not stable: tie-break on the item's identity so the order is deterministic */
   if (a->i0 != b->i0) return a->i0 < b->i0 ? -1 : 1;
-  if (a->h0 != b->h0) return a->h0 < b->h0 ? -1 : 1;
+  if (a->kv0 != b->kv0) return a->kv0 < b->kv0 ? -1 : 1;
+  if (a->g0 != b->g0) return a->g0 < b->g0 ? -1 : 1;
   return a->c0 < b->c0 ? -1 : a->c0 > b->c0;
 }
 
-/* Plans units (query tiles × KV heads × head groups), splits long ones when the threads would otherwise idle,
+/* Plans units (query tiles × KV heads × head groups, up to KILN_ATT_ROWS rows each), splits long ones when the threads would otherwise idle,
    and runs the items largest first on every thread. */
 static void kiln_att_run(const kiln_att_args* a, kiln_att_item_fn fn) {
   const int64_t S = a->S, NH = a->NH, NKV = a->NKV, D = a->D;
@@ -419,8 +471,7 @@ static void kiln_att_run(const kiln_att_args* a, kiln_att_item_fn fn) {
     ntiles++;
     i = e;
   }
-  const int64_t nunits = ntiles * NKV * ngroups;
-  kiln_att_item* units = (kiln_att_item*)kiln_scratch(sizeof(kiln_att_item) * (size_t)nunits);
+  kiln_att_item* units = (kiln_att_item*)kiln_scratch(sizeof(kiln_att_item) * (size_t)(ntiles * NKV * ngroups));
   if (!units) return;
   int64_t u = 0, total = 0;
   for (int64_t i = 0; i < S;) {
@@ -429,17 +480,22 @@ static void kiln_att_run(const kiln_att_args* a, kiln_att_item_fn fn) {
       if (a->q_pos[e] + 1 > ctx) ctx = a->q_pos[e] + 1;
       e++;
     }
-    for (int64_t kvh = 0; kvh < NKV; kvh++) {
+    /* KV heads per unit: as many as the rows allow (decode: a whole token's heads, read as contiguous rows) */
+    int64_t per = KILN_ATT_ROWS / ((e - i) * gsize);
+    per = per < 1 ? 1 : per > NKV ? NKV : per;
+    for (int64_t kv0 = 0; kv0 < NKV; kv0 += per) {
+      int64_t nkv = NKV - kv0 < per ? NKV - kv0 : per;
       for (int64_t g0 = 0; g0 < G; g0 += gsize) {
-        int64_t nh = G - g0 < gsize ? G - g0 : gsize;
-        kiln_att_item it = {(int32_t)i, (int32_t)(e - i), (int32_t)(kvh * G + g0), (int32_t)nh, (int32_t)kvh, a->q_seq[i],
-                            0, ctx, ctx * (e - i) * nh, -1, 0};
+        int64_t ng = G - g0 < gsize ? G - g0 : gsize;
+        kiln_att_item it = {(int32_t)i, (int32_t)(e - i), (int32_t)kv0, (int32_t)nkv, (int32_t)g0, (int32_t)ng, a->q_seq[i],
+                            0, ctx, ctx * (e - i) * nkv * ng, -1, 0};
         units[u++] = it;
         total += it.cost;
       }
     }
     i = e;
   }
+  const int64_t nunits = u;
   const int nth = kiln_num_threads();
   const int serial = (double)total * (double)D < KILN_ATT_SERIAL_WORK || nth <= 1;
   /* Split a unit costing more than a quarter of one thread's share, into chunks of whole tiles. */
@@ -483,7 +539,7 @@ static void kiln_att_run(const kiln_att_args* a, kiln_att_item_fn fn) {
         kiln_att_item ci = it;
         ci.c0 = c * len;
         ci.c1 = (c + 1) * len < ctx ? (c + 1) * len : ctx;
-        ci.cost = (ci.c1 - ci.c0) * it.nt * it.nh;
+        ci.cost = (ci.c1 - ci.c0) * kiln_att_rows(&it);
         ci.unit = sidx;
         ci.part = part++;
         items[n++] = ci;
