@@ -187,10 +187,12 @@ static void kiln_att_item_${t}(const kiln_att_args* a, const kiln_att_item* it, 
   const kv scale = kv_set1(a->scale * 1.44269504088896340736f); /* scores in base 2 */
   float s[KILN_ATT_ROWS * KILN_ATT_T] __attribute__((aligned(64)));
   /* K/V row pointers of this tile and the next (positions past a tile's end repeat its last row: read, never used).
-     The next tile's rows are prefetched while this one is computed: one KV head's rows are NKV·D apart, a stride
-     the hardware prefetchers do not follow across pages. */
+     When the unit has only some of the KV heads, the next tile's rows are prefetched while this one is computed:
+     its rows are NKV·D apart, a stride the hardware prefetchers do not follow across pages. */
   const ${ct}* rowp[2][2][KILN_ATT_T];
   const int64_t row_bytes = D * it->nkv * (int64_t)sizeof(${ct}); /* the rows of consecutive KV heads are adjacent */
+  const int strided = it->nkv < a->NKV; /* else a block's rows are one contiguous stream, which the hardware follows */
+  const int64_t pv_pos = it->nkv > 1 ? KILN_ATT_PV_POS : KILN_ATT_T;
   int64_t blk = it->c0 / BS, off = it->c0 % BS;
 #define KILN_ATT_FILL(buf, j0)                                                          \
   do {                                                                                  \
@@ -215,6 +217,8 @@ static void kiln_att_item_${t}(const kiln_att_args* a, const kiln_att_item* it, 
     const ${ct}* const* vp = rowp[cur][1];
     if (j0 + KILN_ATT_T < c1) {
       KILN_ATT_FILL(rowp[cur ^ 1], j0 + KILN_ATT_T);
+    }
+    if (j0 + KILN_ATT_T < c1 && strided) {
       const int64_t nn = c1 - j0 - KILN_ATT_T < KILN_ATT_T ? c1 - j0 - KILN_ATT_T : KILN_ATT_T;
       for (int64_t j = 0; j < nn; j++) {
         const char* kr = (const char*)rowp[cur ^ 1][0][j];
@@ -226,9 +230,11 @@ static void kiln_att_item_${t}(const kiln_att_args* a, const kiln_att_item* it, 
       }
     }
     /* scores */
-    for (int64_t kl = 0; kl < it->nkv; kl++) {
-      const int64_t rend = (kl + 1) * grows;
-      for (int64_t j = 0; j < nt; j += 4) {
+    /* position-major over the KV heads: each position's rows of all the unit's heads are adjacent, so K is read as
+       a few sequential streams (which the hardware prefetchers follow), not one stream per position */
+    for (int64_t j = 0; j < nt; j += 4) {
+      for (int64_t kl = 0; kl < it->nkv; kl++) {
+        const int64_t rend = (kl + 1) * grows;
         for (int64_t r = kl * grows; r < rend;) {
           ${dispatch(QK_ROWS, "KILN_ATT_QK_MAX", (mr) => `kiln_att_qk_${t}_m${mr}(D, qrow + r, kp + j, kl * D, s + r * KILN_ATT_T + j)`, "rend")}
         }
@@ -262,10 +268,13 @@ static void kiln_att_item_${t}(const kiln_att_args* a, const kiln_att_item* it, 
       l[r] += kv_sum(sum);
     }
     /* acc += weights · V */
-    for (int64_t kl = 0; kl < it->nkv; kl++) {
-      const int64_t rend = (kl + 1) * grows;
-      for (int64_t r = kl * grows; r < rend;) {
-        ${dispatch(PV_ROWS, "KILN_ATT_PV_MAX", (mr) => `kiln_att_pv_${t}_m${mr}(D, nt, s + r * KILN_ATT_T, vp, kl * D, acc + r * ldacc, ldacc)`, "rend")}
+    for (int64_t j = 0; j < nt; j += pv_pos) {
+      const int64_t np = nt - j < pv_pos ? nt - j : pv_pos;
+      for (int64_t kl = 0; kl < it->nkv; kl++) {
+        const int64_t rend = (kl + 1) * grows;
+        for (int64_t r = kl * grows; r < rend;) {
+          ${dispatch(PV_ROWS, "KILN_ATT_PV_MAX", (mr) => `kiln_att_pv_${t}_m${mr}(D, np, s + r * KILN_ATT_T + j, vp + j, kl * D, acc + r * ldacc, ldacc)`, "rend")}
+        }
       }
     }
   }
@@ -299,8 +308,13 @@ const DRIVER_C = String.raw`
 #define KILN_ATT_MAX_D 256
 #define KILN_ATT_MIN_CHUNK 64      /* context positions below which a unit is never split */
 #define KILN_ATT_SERIAL_WORK 65536.0
+/* positions per P·V pass over the KV heads of a unit with several (fewer: V read as fewer, more sequential
+   streams; more: less accumulator traffic). A unit of one KV head passes over the whole tile at once. */
+#ifndef KILN_ATT_PV_POS
+#define KILN_ATT_PV_POS 8
+#endif
 #ifndef KILN_ATT_PREFETCH
-#define KILN_ATT_PREFETCH(p) __builtin_prefetch((const void*)(p), 0, 3)
+#define KILN_ATT_PREFETCH(p) KILN_PREFETCH_L2(p)
 #endif
 /* accumulator row stride: D rounded up to 2 vectors */
 #define KILN_ATT_LDACC(D) (((D) + 2 * KV_LANES - 1) / (2 * KV_LANES) * (2 * KV_LANES))
