@@ -115,20 +115,24 @@ static void kiln_att_qk_${t}_m${mr}(int64_t D, const float* const* q, const ${ct
 `;
 }
 
-/** acc[r][0:D] += sum over t < nt of p[r][t] · (v[t] + voff)[0:D] for r < mr (acc rows ldacc apart, padded to 2 vectors). */
-function pvTile(t: CacheType, mr: number): string {
+/**
+ * acc[r][0:D] += sum over t < nt of p[r][t] · (v[t] + voff)[0:D] for r < mr (acc rows ldacc apart, padded to 2
+ * vectors). The weights are p[r * KILN_ATT_T + t] ("rows" layout) or p[t * 16 + r] ("cols": one vector per position).
+ */
+function pvTile(t: CacheType, mr: number, layout: "rows" | "cols" = "rows"): string {
+  const pidx = layout === "rows" ? "r * KILN_ATT_T + j" : "j * 16 + r";
   const ct = ctype(t);
   const body = (v0: string, v1: string) => String.raw`
       for (int64_t j = 0; j < nt; j++) {
         kv v0 = ${v0}, v1 = ${v1};
         for (int r = 0; r < ${mr}; r++) {
-          kv pr = kv_set1(p[r * KILN_ATT_T + j]);
+          kv pr = kv_set1(p[${pidx}]);
           c[r][0] = kv_fma(pr, v0, c[r][0]);
           c[r][1] = kv_fma(pr, v1, c[r][1]);
         }
       }`;
   return String.raw`
-static void kiln_att_pv_${t}_m${mr}(int64_t D, int64_t nt, const float* p, const ${ct}* const* v, int64_t voff, float* acc, int64_t ldacc) {
+static void kiln_att_pv_${t}_m${mr}${layout === "cols" ? "_c" : ""}(int64_t D, int64_t nt, const float* p, const ${ct}* const* v, int64_t voff, float* acc, int64_t ldacc) {
   for (int64_t d = 0; d < D; d += 2 * KV_LANES) {
     kv c[${mr}][2];
     for (int r = 0; r < ${mr}; r++) {
@@ -159,11 +163,153 @@ function dispatch(sizes: readonly number[], max: string, call: (mr: number) => s
     .join(" else ");
 }
 
+/**
+ * AVX-512, an item whose rows (up to 16) all read one KV head (prefill): the rows are the 16 lanes. Q is transposed
+ * once per item (pre-scaled into base 2); a tile's scores are 16 vectors, one per position, each built by
+ * broadcasting that position's K elements against Q^T, with no horizontal reductions; the online softmax runs across
+ * positions elementwise (max, sum and rescale factors of all rows in one vector); P·V reads the weights per position.
+ */
+function transposedItem(t: CacheType): string {
+  const ct = ctype(t);
+  const bcast = t === "f32" ? (p: string) => `_mm512_set1_ps(${p})` : (p: string) => `_mm512_castsi512_ps(_mm512_set1_epi32((int)((uint32_t)${p} << 16)))`;
+  const fmas = [0, 1, 2, 3, 4, 5, 6, 7].map((u) => `        s8[${u}] = _mm512_fmadd_ps(${bcast(`k${u}[d]`)}, qv, s8[${u}]);`).join("\n");
+  return String.raw`${PV_ROWS.map((mr) => pvTile(t, mr, "cols")).join("")}
+static void kiln_att_item_t_${t}(const kiln_att_args* a, const kiln_att_item* it, float* m, float* l, float* acc) {
+  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = kiln_att_rows(it), BS = a->BS;
+  const ${ct}* kc = (const ${ct}*)a->kcache;
+  const ${ct}* vc = (const ${ct}*)a->vcache;
+  const int32_t* table = a->block_table + (int64_t)it->seq * a->max_blocks;
+  const int64_t kv_off = (int64_t)it->kv0 * D, row_stride = a->NKV * D;
+  const float sc = a->scale * 1.44269504088896340736f; /* scores in base 2 */
+  float qt[KILN_ATT_MAX_D * 16] __attribute__((aligned(64)));
+  float lastf[16] __attribute__((aligned(64)));
+  int64_t last_max = -1;
+  for (int64_t r = 0; r < 16; r++) {
+    if (r < rows) {
+      int64_t tok, h;
+      kiln_att_row(a, it, r, &tok, &h);
+      const float* q = a->q + (tok * a->NH + h) * D;
+      for (int64_t d = 0; d < D; d++) qt[d * 16 + r] = q[d] * sc;
+      lastf[r] = (float)a->q_pos[tok];
+      if (a->q_pos[tok] > last_max) last_max = a->q_pos[tok];
+      for (int64_t d = 0; d < ldacc; d += 16) _mm512_storeu_ps(acc + r * ldacc + d, _mm512_setzero_ps());
+    } else {
+      /* idle lanes: zero scores at every position (finite, never read back) */
+      for (int64_t d = 0; d < D; d++) qt[d * 16 + r] = 0.0f;
+      lastf[r] = 3.0e38f;
+    }
+  }
+  const int64_t c1 = it->c1 < last_max + 1 ? it->c1 : last_max + 1;
+  const __m512 lastv = _mm512_load_ps(lastf), ninf = _mm512_set1_ps(-INFINITY);
+  __m512 mv = ninf, lv = _mm512_setzero_ps();
+  float pt[KILN_ATT_T * 16] __attribute__((aligned(64)));
+  float corr_r[16] __attribute__((aligned(64)));
+  const ${ct}* kp[KILN_ATT_T];
+  const ${ct}* vp[KILN_ATT_T];
+  const int strided = a->NKV > 1;
+  int64_t blk = it->c0 / BS, off = it->c0 % BS;
+  for (int64_t j0 = it->c0; j0 < c1; j0 += KILN_ATT_T) {
+    const int64_t nt = c1 - j0 < KILN_ATT_T ? c1 - j0 : KILN_ATT_T;
+    for (int64_t j = 0; j < KILN_ATT_T; j++) {
+      if (j < nt) {
+        int64_t slot = (int64_t)table[blk] * BS + off;
+        kp[j] = kc + slot * row_stride + kv_off;
+        vp[j] = vc + slot * row_stride + kv_off;
+        if (++off == BS) { off = 0; blk++; }
+      } else {
+        kp[j] = kp[nt - 1];
+        vp[j] = vp[nt - 1];
+      }
+    }
+    if (strided && j0 + KILN_ATT_T < c1) {
+      /* the next tile's first rows: one KV head's rows are NKV·D apart, a stride the prefetchers do not follow */
+      int64_t b = blk, o = off;
+      for (int64_t j = 0; j < 4 && j0 + KILN_ATT_T + j < c1; j++) {
+        int64_t slot = (int64_t)table[b] * BS + o;
+        for (int64_t x = 0; x < D * (int64_t)sizeof(${ct}); x += 64) {
+          KILN_ATT_PREFETCH((const char*)(kc + slot * row_stride + kv_off) + x);
+          KILN_ATT_PREFETCH((const char*)(vc + slot * row_stride + kv_off) + x);
+        }
+        if (++o == BS) { o = 0; b++; }
+      }
+    }
+    __m512 sv[KILN_ATT_T];
+    for (int64_t jg = 0; jg < KILN_ATT_T; jg += 8) {
+      if (jg >= nt) { for (int u = 0; u < 8; u++) sv[jg + u] = ninf; continue; }
+      const ${ct}* k0 = kp[jg + 0];
+      const ${ct}* k1 = kp[jg + 1];
+      const ${ct}* k2 = kp[jg + 2];
+      const ${ct}* k3 = kp[jg + 3];
+      const ${ct}* k4 = kp[jg + 4];
+      const ${ct}* k5 = kp[jg + 5];
+      const ${ct}* k6 = kp[jg + 6];
+      const ${ct}* k7 = kp[jg + 7];
+      __m512 s8[8];
+      for (int u = 0; u < 8; u++) s8[u] = _mm512_setzero_ps();
+      for (int64_t d = 0; d < D; d++) {
+        __m512 qv = _mm512_load_ps(qt + d * 16);
+${fmas}
+      }
+      for (int u = 0; u < 8; u++) sv[jg + u] = s8[u];
+    }
+    /* causal mask per row (lanes), positions past the tile's end; then the online softmax across positions */
+    __m512 mt = ninf;
+    for (int64_t j = 0; j < KILN_ATT_T; j++) {
+      __mmask16 ok = j < nt ? _mm512_cmp_ps_mask(_mm512_set1_ps((float)(j0 + j)), lastv, _CMP_LE_OQ) : 0;
+      sv[j] = _mm512_mask_blend_ps(ok, ninf, sv[j]);
+      mt = _mm512_max_ps(mt, sv[j]);
+    }
+    const __m512 mnew = _mm512_max_ps(mv, mt);
+    /* rows with nothing attended yet keep m = -inf; subtract 0 there so no -inf - -inf */
+    const __m512 msafe = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(mnew, ninf, _CMP_EQ_OQ), mnew, _mm512_setzero_ps());
+    const __m512 corr = kva_exp2(_mm512_sub_ps(mv, msafe));
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t j = 0; j < KILN_ATT_T; j++) {
+      __m512 p = kva_exp2(_mm512_sub_ps(sv[j], msafe));
+      _mm512_store_ps(pt + j * 16, p);
+      sum = _mm512_add_ps(sum, p);
+    }
+    lv = _mm512_fmadd_ps(lv, corr, sum);
+    __mmask16 changed = _mm512_cmp_ps_mask(mnew, mv, _CMP_NEQ_UQ) & _mm512_cmp_ps_mask(mv, ninf, _CMP_NEQ_UQ);
+    changed &= (__mmask16)((1u << rows) - 1);
+    if (changed) {
+      _mm512_store_ps(corr_r, corr);
+      for (int64_t r = 0; r < rows; r++) {
+        if (!((changed >> r) & 1)) continue;
+        __m512 cv = _mm512_set1_ps(corr_r[r]);
+        for (int64_t d = 0; d < ldacc; d += 16) _mm512_storeu_ps(acc + r * ldacc + d, _mm512_mul_ps(_mm512_loadu_ps(acc + r * ldacc + d), cv));
+      }
+    }
+    mv = mnew;
+    for (int64_t r = 0; r < rows;) {
+      ${dispatch(PV_ROWS, "KILN_ATT_PV_MAX", (mr) => `kiln_att_pv_${t}_m${mr}_c(D, nt, pt + r, vp, 0, acc + r * ldacc, ldacc)`, "rows")}
+    }
+  }
+  float mo[16] __attribute__((aligned(64))), lo[16] __attribute__((aligned(64)));
+  _mm512_store_ps(mo, mv);
+  _mm512_store_ps(lo, lv);
+  for (int64_t r = 0; r < rows; r++) {
+    m[r] = mo[r];
+    l[r] = lo[r];
+  }
+}
+`;
+}
+
 /** One item: (m, l, acc) of its rows over context positions [c0, c1), for one cache type. */
 function itemFn(t: CacheType): string {
   const ct = ctype(t);
   return String.raw`${QK_ROWS.map((mr) => qkTile(t, mr)).join("")}${PV_ROWS.map((mr) => pvTile(t, mr)).join("")}
+#if defined(KILN_ISA_AVX512) && KILN_ATT_TRANSPOSED
+${transposedItem(t)}
+#endif
 static void kiln_att_item_${t}(const kiln_att_args* a, const kiln_att_item* it, float* m, float* l, float* acc) {
+#if defined(KILN_ISA_AVX512) && KILN_ATT_TRANSPOSED
+  if (it->nkv == 1 && kiln_att_rows(it) >= KILN_ATT_TRANSPOSED_ROWS) {
+    kiln_att_item_t_${t}(a, it, m, l, acc);
+    return;
+  }
+#endif
   const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = kiln_att_rows(it), BS = a->BS;
   const int64_t grows = (int64_t)it->nt * it->ng; /* rows per KV head */
   const ${ct}* kc = (const ${ct}*)a->kcache;
@@ -312,6 +458,13 @@ const DRIVER_C = String.raw`
    streams; more: less accumulator traffic). A unit of one KV head passes over the whole tile at once. */
 #ifndef KILN_ATT_PV_POS
 #define KILN_ATT_PV_POS 8
+#endif
+/* AVX-512: items of at least this many rows on one KV head take the transposed (lanes = rows) kernel */
+#ifndef KILN_ATT_TRANSPOSED
+#define KILN_ATT_TRANSPOSED 1
+#endif
+#ifndef KILN_ATT_TRANSPOSED_ROWS
+#define KILN_ATT_TRANSPOSED_ROWS 8
 #endif
 #ifndef KILN_ATT_PREFETCH
 #define KILN_ATT_PREFETCH(p) KILN_PREFETCH_L2(p)
