@@ -171,8 +171,23 @@ function dispatch(sizes: readonly number[], max: string, call: (mr: number) => s
  */
 function transposedItem(t: CacheType): string {
   const ct = ctype(t);
-  const bcast = t === "f32" ? (p: string) => `_mm512_set1_ps(${p})` : (p: string) => `_mm512_castsi512_ps(_mm512_set1_epi32((int)((uint32_t)${p} << 16)))`;
-  const fmas = [0, 1, 2, 3, 4, 5, 6, 7].map((u) => `        s8[${u}] = _mm512_fmadd_ps(${bcast(`k${u}[d]`)}, qv, s8[${u}]);`).join("\n");
+  /* bf16 K rows are widened into an f32 tile first (one pass), so the broadcasts are plain f32 loads */
+  const kt = t === "f32" ? ct : "float";
+  const fmas = [0, 1, 2, 3, 4, 5, 6, 7].map((u) => `        s8[${u}] = _mm512_fmadd_ps(_mm512_set1_ps(k${u}[d]), qv, s8[${u}]);`).join("\n");
+  const widen = t === "f32" ? "" : String.raw`
+    float kw[KILN_ATT_T][KILN_ATT_MAX_D] __attribute__((aligned(64)));
+    const float* kq[KILN_ATT_T];
+    for (int64_t j = 0; j < KILN_ATT_T; j++) {
+      if (j < nt) {
+        int64_t d = 0;
+        for (; d + 16 <= D; d += 16) _mm512_store_ps(kw[j] + d, kv_load_bf16(kp[j] + d));
+        if (d < D) kv_store_part(kw[j] + d, kv_load_bf16_part(kp[j] + d, D - d), D - d);
+        kq[j] = kw[j];
+      } else {
+        kq[j] = kq[nt - 1];
+      }
+    }`;
+  const kq = t === "f32" ? "kp" : "kq";
   return String.raw`${PV_ROWS.map((mr) => pvTile(t, mr, "cols")).join("")}
 static void kiln_att_item_t_${t}(const kiln_att_args* a, const kiln_att_item* it, float* m, float* l, float* acc) {
   const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = kiln_att_rows(it), BS = a->BS;
@@ -233,17 +248,18 @@ static void kiln_att_item_t_${t}(const kiln_att_args* a, const kiln_att_item* it
         if (++o == BS) { o = 0; b++; }
       }
     }
+${widen}
     __m512 sv[KILN_ATT_T];
     for (int64_t jg = 0; jg < KILN_ATT_T; jg += 8) {
       if (jg >= nt) { for (int u = 0; u < 8; u++) sv[jg + u] = ninf; continue; }
-      const ${ct}* k0 = kp[jg + 0];
-      const ${ct}* k1 = kp[jg + 1];
-      const ${ct}* k2 = kp[jg + 2];
-      const ${ct}* k3 = kp[jg + 3];
-      const ${ct}* k4 = kp[jg + 4];
-      const ${ct}* k5 = kp[jg + 5];
-      const ${ct}* k6 = kp[jg + 6];
-      const ${ct}* k7 = kp[jg + 7];
+      const ${kt}* k0 = ${kq}[jg + 0];
+      const ${kt}* k1 = ${kq}[jg + 1];
+      const ${kt}* k2 = ${kq}[jg + 2];
+      const ${kt}* k3 = ${kq}[jg + 3];
+      const ${kt}* k4 = ${kq}[jg + 4];
+      const ${kt}* k5 = ${kq}[jg + 5];
+      const ${kt}* k6 = ${kq}[jg + 6];
+      const ${kt}* k7 = ${kq}[jg + 7];
       __m512 s8[8];
       for (int u = 0; u < 8; u++) s8[u] = _mm512_setzero_ps();
       for (int64_t d = 0; d < D; d++) {
