@@ -1,16 +1,23 @@
 // Paged causal attention in C (vLLM-style block table): prefill and decode over a KV cache of fixed-size blocks.
 //
-// Flash-attention style: a work item is a tile of query rows (up to KILN_ATT_ROWS: consecutive query tokens of one
-// sequence × the query heads that share one KV head, so each K/V row is read from memory once per group) over a
-// range of context positions, walked KILN_ATT_T positions at a time with an online softmax (running max and sum per
-// row, the accumulator rescaled when the max grows), so no [S, L] score buffer exists. Scores are kept in base 2
-// (scale · log2 e folded in) and exponentiated with a vector exp2. QK^T is read along D like the nt GEMM (rows × 4
-// positions of accumulators, one transpose-and-add per 4); P·V broadcasts weights against 2 vectors of each V row.
+// Flash-attention style: a work item is a unit of query rows (at most KILN_ATT_ROWS = 16: consecutive query tokens
+// of one sequence × KV heads × the query heads of each KV head's group, so each K/V row is read from memory once per
+// group) over a range of context positions, walked KILN_ATT_T = 16 positions at a time with an online softmax
+// (running max and sum per row, the accumulator rescaled only when the max grows): no [S, L] score buffer exists.
+// Scores are kept in base 2 (scale · log2 e folded in) and exponentiated by a vector exp2 (Cephes polynomial).
 //
+// Units: prefill takes many tokens per unit (8 tokens × 2 heads at GQA 2), decode takes a token's heads of many KV
+// heads (whose rows are adjacent in the cache, so a unit streams whole blocks; K and V are walked position-major
+// across those heads so the hardware prefetchers see a few sequential streams). Two kernels:
+//  - general (every ISA): QK^T read along D like the nt GEMM (rows × 4 positions of accumulators, one
+//    transpose-and-add per 4 scores), P·V broadcasting weights against 2 vectors of each V row;
+//  - AVX-512, units of 8+ rows on one KV head (prefill): rows are the 16 lanes; Q^T is built once per unit, a
+//    position's scores are one vector (its K elements broadcast against Q^T: no horizontal sums), and the softmax
+//    runs across positions elementwise.
 // Items are claimed dynamically (an atomic counter, largest first) by the threads of one kiln_parallel_for, so causal
-// prefill (item costs grow with position) balances. When there are too few items for the threads (decode: S = 1 gives
-// NKV items) long contexts are split into chunks (flash-decoding); each chunk leaves (max, sum, accumulator) partials
-// and the thread finishing a unit's last chunk merges them. Depends on SIMD_C and the runtime.
+// prefill (item costs grow with position) balances. When a unit costs more than a quarter of a thread's share (decode:
+// S = 1 is one or a few units) its context is split into chunks (flash-decoding); each chunk leaves (max, sum,
+// accumulator) partials and the thread finishing a unit's last chunk merges them. Depends on SIMD_C and the runtime.
 
 /** C element type of a cache variant. */
 type CacheType = "f32" | "bf16";
@@ -518,7 +525,7 @@ typedef struct {
   int64_t c0, c1;
   int64_t cost;
   int64_t unit;   /* index into the split table, or -1: the item is the whole unit and writes out */
-  int64_t part;   /* this chunk's partial (rows × (ldacc + 2) floats) */
+  int64_t part;   /* this chunk's partial (KILN_ATT_PART floats from parts + part * KILN_ATT_PART) */
 } kiln_att_item;
 
 typedef struct {
