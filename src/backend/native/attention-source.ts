@@ -159,6 +159,39 @@ static void kiln_att_pv_${t}_m${mr}${layout === "cols" ? "_c" : ""}(int64_t D, i
 `;
 }
 
+/**
+ * The P·V tile used by the kernels: as many vectors of D per pass as the registers hold for mr rows
+ * (KILN_ATT_PV_NV_M<mr>), so the weights are broadcast and the accumulators loaded once per pass; a tail narrower than
+ * a pass goes through the 2-vector tile.
+ */
+function pvWide(t: CacheType, mr: number, layout: "rows" | "cols" = "rows"): string {
+  const ct = ctype(t);
+  const sfx = layout === "cols" ? "_c" : "";
+  const pidx = layout === "rows" ? "r * KILN_ATT_T + j" : "j * 16 + r";
+  return String.raw`
+static void kiln_att_pvw_${t}_m${mr}${sfx}(int64_t D, int64_t nt, const float* p, const ${ct}* const* v, int64_t voff, float* acc, int64_t ldacc) {
+  enum { NV = KILN_ATT_PV_NV_M${mr} };
+  int64_t d = 0;
+  if (NV > 2) {
+    for (; d + NV * KV_LANES <= D; d += NV * KV_LANES) {
+      kv c[${mr}][NV];
+      for (int r = 0; r < ${mr}; r++) for (int u = 0; u < NV; u++) c[r][u] = kv_load(acc + r * ldacc + d + u * KV_LANES);
+      for (int64_t j = 0; j < nt; j++) {
+        kv w[NV];
+        for (int u = 0; u < NV; u++) w[u] = ${load(t)}(v[j] + voff + d + u * KV_LANES);
+        for (int r = 0; r < ${mr}; r++) {
+          kv pr = kv_set1(p[${pidx}]);
+          for (int u = 0; u < NV; u++) c[r][u] = kv_fma(pr, w[u], c[r][u]);
+        }
+      }
+      for (int r = 0; r < ${mr}; r++) for (int u = 0; u < NV; u++) kv_store(acc + r * ldacc + d + u * KV_LANES, c[r][u]);
+    }
+  }
+  if (d < D) kiln_att_pv_${t}_m${mr}${sfx}(D - d, nt, p, v, voff + d, acc + d, ldacc);
+}
+`;
+}
+
 /** Row-chunk dispatch: the largest specialised tile that fits the remaining rows (and the ISA's register budget). */
 function dispatch(sizes: readonly number[], max: string, call: (mr: number) => string, end: string): string {
   const desc = [...sizes].sort((a, b) => b - a);
@@ -195,7 +228,7 @@ function transposedItem(t: CacheType): string {
       }
     }`;
   const kq = t === "f32" ? "kp" : "kq";
-  return String.raw`${PV_ROWS.map((mr) => pvTile(t, mr, "cols")).join("")}
+  return String.raw`${PV_ROWS.map((mr) => pvTile(t, mr, "cols") + pvWide(t, mr, "cols")).join("")}
 static void kiln_att_item_t_${t}(const kiln_att_args* a, const kiln_att_item* it, float* m, float* l, float* acc) {
   const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = kiln_att_rows(it), BS = a->BS;
   const ${ct}* kc = (const ${ct}*)a->kcache;
@@ -305,7 +338,7 @@ ${fmas}
     }
     mv = mnew;
     for (int64_t r = 0; r < rows;) {
-      ${dispatch(PV_ROWS, "KILN_ATT_PV_MAX", (mr) => `kiln_att_pv_${t}_m${mr}_c(D, nt, pt + r, vp, 0, acc + r * ldacc, ldacc)`, "rows")}
+      ${dispatch(PV_ROWS, "KILN_ATT_PV_MAX", (mr) => `kiln_att_pvw_${t}_m${mr}_c(D, nt, pt + r, vp, 0, acc + r * ldacc, ldacc)`, "rows")}
     }
   }
   float mo[16] __attribute__((aligned(64))), lo[16] __attribute__((aligned(64)));
@@ -322,7 +355,7 @@ ${fmas}
 /** One item: (m, l, acc) of its rows over context positions [c0, c1), for one cache type. */
 function itemFn(t: CacheType): string {
   const ct = ctype(t);
-  return String.raw`${QK_ROWS.map((mr) => qkTile(t, mr)).join("")}${PV_ROWS.map((mr) => pvTile(t, mr)).join("")}
+  return String.raw`${QK_ROWS.map((mr) => qkTile(t, mr)).join("")}${PV_ROWS.map((mr) => pvTile(t, mr) + pvWide(t, mr)).join("")}
 #if defined(KILN_ISA_AVX512) && KILN_ATT_TRANSPOSED
 ${transposedItem(t)}
 #endif
@@ -442,7 +475,7 @@ static void kiln_att_item_${t}(const kiln_att_args* a, const kiln_att_item* it, 
       for (int64_t kl = 0; kl < it->nkv; kl++) {
         const int64_t rend = (kl + 1) * grows;
         for (int64_t r = kl * grows; r < rend;) {
-          ${dispatch(PV_ROWS, "KILN_ATT_PV_MAX", (mr) => `kiln_att_pv_${t}_m${mr}(D, np, s + r * KILN_ATT_T + j, vp + j, kl * D, acc + r * ldacc, ldacc)`, "rend")}
+          ${dispatch(PV_ROWS, "KILN_ATT_PV_MAX", (mr) => `kiln_att_pvw_${t}_m${mr}(D, np, s + r * KILN_ATT_T + j, vp + j, kl * D, acc + r * ldacc, ldacc)`, "rend")}
         }
       }
     }
@@ -496,12 +529,21 @@ const DRIVER_C = String.raw`
 #define KILN_ATT_LDACC(D) (((D) + 2 * KV_LANES - 1) / (2 * KV_LANES) * (2 * KV_LANES))
 /* floats per chunk partial: m[rows], l[rows], acc[rows][ldacc] (sized for the most rows) */
 #define KILN_ATT_PART(D) (KILN_ATT_ROWS * (KILN_ATT_LDACC(D) + 2))
+/* register tiles: QK rows × 4 positions, P·V rows × NV vectors */
 #if defined(KILN_ISA_AVX512)
 #define KILN_ATT_QK_MAX 4
 #define KILN_ATT_PV_MAX 8
+#define KILN_ATT_PV_NV_M1 8
+#define KILN_ATT_PV_NV_M2 8
+#define KILN_ATT_PV_NV_M4 4
+#define KILN_ATT_PV_NV_M8 2
 #else
 #define KILN_ATT_QK_MAX 2
 #define KILN_ATT_PV_MAX 4
+#define KILN_ATT_PV_NV_M1 4
+#define KILN_ATT_PV_NV_M2 4
+#define KILN_ATT_PV_NV_M4 2
+#define KILN_ATT_PV_NV_M8 2
 #endif
 
 typedef struct {
