@@ -3,7 +3,7 @@
 // to those limits.
 // Every figure is the best of n timed runs. Tables, then one JSON line.
 import { NativeBuilder, detectCpuFeatures, findCCompiler, loadNativeModule } from "../src/backend/native/index.js";
-import { ATTENTION_ENTRY, ATTENTION_ENTRY_C, type AttentionCall, attentionArgs } from "../test/backend-native/attention-entry.js";
+import { type AttentionCall, attentionArgs } from "../test/backend-native/attention-entry.js";
 import { kernelEntrySource, kernelSymbols, type KernelName } from "../test/backend-native/kernel-entry.js";
 import { printJsonLine, printTable, type Row } from "./report.js";
 
@@ -164,9 +164,9 @@ export async function run(args: string[]): Promise<void> {
   const ompBuilder = new NativeBuilder({ dir: builder.dir, target: builder.target, extraFlags: ["-fopenmp"] });
   const t0 = performance.now();
   const [main, omp] = await Promise.allSettled([
-    builder.build(kernelEntrySource(PROBES_C + ATTENTION_ENTRY_C, [
+    builder.build(kernelEntrySource(PROBES_C, [
       { name: "peak", symbol: "bench_peak" }, { name: "read", symbol: "bench_read" },
-      { name: "triad", symbol: "bench_triad" }, { name: "pool", symbol: "bench_pool" }, ATTENTION_ENTRY,
+      { name: "triad", symbol: "bench_triad" }, { name: "pool", symbol: "bench_pool" },
     ])),
     ompBuilder.build(kernelEntrySource(OMP_C, [{ name: "omp", symbol: "bench_omp" }])),
   ]);

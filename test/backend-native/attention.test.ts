@@ -13,13 +13,15 @@ import {
 } from "../../src/backend/native/index.js";
 import { hasToolchain } from "../../src/backend/index.js";
 import { bf16ToF32, f32ToBf16 } from "../../src/tensor/index.js";
-import { ATTENTION_ENTRY, ATTENTION_ENTRY_C, type AttentionCall, attentionArgs } from "./attention-entry.js";
+import { type AttentionCall, attentionArgs } from "./attention-entry.js";
 import { kernelEntrySource } from "./kernel-entry.js";
 
 const skip = hasToolchain() ? false : "no C compiler or Node's N-API headers (see KILN_CC)";
 
 const host = detectCpuFeatures();
-const tested: NativeTarget[] = (["avx512-bf16", "avx2", "portable"] as const).filter((t) => TARGET_FEATURES[t].every((f) => host.has(f)));
+/** The AVX-512, AVX2 and portable code paths (as kernels.test.ts: the same objects, built once). */
+const targets = (["avx512-bf16", "avx512", "avx2", "portable"] as const).filter((t) => TARGET_FEATURES[t].every((f) => host.has(f)));
+const tested: NativeTarget[] = targets.includes("avx512-bf16") ? targets.filter((t) => t !== "avx512") : [...targets];
 
 const modules = skip
   ? new Map()
@@ -27,7 +29,7 @@ const modules = skip
       await Promise.all(
         tested.map(async (target) => {
           const builder = new NativeBuilder({ target });
-          return [target, loadNativeModule((await builder.build(kernelEntrySource(ATTENTION_ENTRY_C, [ATTENTION_ENTRY]))).path)] as const;
+          return [target, loadNativeModule((await builder.build(kernelEntrySource())).path)] as const;
         }),
       ),
     );

@@ -1,5 +1,7 @@
-// A native entry that runs one GEMM/GEMV template chosen by a symbol, for the kernel tests and bench/native.ts.
+// A native entry that runs one GEMM/GEMV template chosen by a symbol, for the kernel tests and bench/native.ts. The
+// object also carries the paged-attention entry (attention-entry.ts), so every kernel test shares one build per target.
 import { assembleNativeSource } from "../../src/backend/native/index.js";
+import { ATTENTION_ENTRY, ATTENTION_ENTRY_C } from "./attention-entry.js";
 
 /** The templates the entry can run, by the index passed in syms[0]. */
 export const KERNELS = ["gemm_nt_f32", "gemm_nt_bf16", "gemm_nt_bf16dot", "gemm_nn_f32", "gemm_nn_bf16", "gemv_nt_f32", "gemv_nt_bf16", "linear_f32", "linear_bf16"] as const;
@@ -28,7 +30,10 @@ ${KERNELS.map((k, i) => `    case ${i}: ${call(k)}; break;`).join("\n")}
 
 /** The whole object's source; `extra` adds more C (and `entries` more entries), e.g. the bench's probes. */
 export function kernelEntrySource(extra = "", entries: readonly { name: string; symbol: string }[] = []): string {
-  return assembleNativeSource({ code: ENTRY_C + extra, entries: [{ name: "run", symbol: "kiln_kernel_entry", buffers: 4, symbols: 8 }, ...entries] });
+  return assembleNativeSource({
+    code: ENTRY_C + ATTENTION_ENTRY_C + extra,
+    entries: [{ name: "run", symbol: "kiln_kernel_entry", buffers: 4, symbols: 8 }, ATTENTION_ENTRY, ...entries],
+  });
 }
 
 /** The symbol values for one call (no strides given: dense). */
