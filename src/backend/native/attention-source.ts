@@ -104,7 +104,7 @@ function qkTile(t: CacheType, mr: number): string {
         a[r][3] = kv_fma(qv, k3, a[r][3]);
       }`;
   return String.raw`
-static void kiln_att_qk_${t}_m${mr}(int64_t D, const float* const* q, const ${ct}* const* k, int64_t koff, float* s) {
+static __attribute__((unused)) void kiln_att_qk_${t}_m${mr}(int64_t D, const float* const* q, const ${ct}* const* k, int64_t koff, float* s) {
   const ${ct}* k0p = k[0] + koff;
   const ${ct}* k1p = k[1] + koff;
   const ${ct}* k2p = k[2] + koff;
