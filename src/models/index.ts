@@ -16,4 +16,4 @@ export {
   CONFIG_FILE, SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE,
   type Checkpoint, type LoadCheckpointOptions, type SafetensorsIndex,
 } from "./checkpoint.js";
-export { CausalLM, ropeInverseFrequencies } from "./causal-lm.js";
+export { CausalLM, ropeInverseFrequencies, pagedDynamicDims, PAGED_INPUTS } from "./causal-lm.js";
