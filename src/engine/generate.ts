@@ -8,6 +8,8 @@ export interface GenerateParams extends SamplingParams {
   readonly maxTokens: number;
   /** Stop when one of these ids is generated (it is kept in the output). */
   readonly stopIds?: readonly number[];
+  /** Ends a sequence (reason "stop") when it returns true for the tokens generated so far (stop strings, say). */
+  readonly stopWhen?: (generatedIds: readonly number[]) => boolean;
   /** The model's context length: prompt + maxTokens may not exceed it. */
   readonly maxContext?: number;
 }

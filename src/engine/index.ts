@@ -6,3 +6,4 @@ export {
   type KvCacheShape, type KvCacheOptions, type BatchEntry,
 } from "./kv-cache.js";
 export { PagedEngine, type PagedForward, type PagedModelInfo, type TokenEvent } from "./paged-engine.js";
+export { LLM, type LLMOptions, type LLMParams, type LLMOutput, type Prompt, type TextCodec } from "./llm.js";

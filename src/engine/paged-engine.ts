@@ -74,7 +74,7 @@ export class PagedEngine {
         const events = active.map((s, i): TokenEvent => {
           const token = s.sampler.sample(logits.subarray(i * vocab, (i + 1) * vocab), s.ids);
           s.ids.push(token);
-          if (stops.has(token)) s.finishReason = "stop";
+          if (stops.has(token) || params.stopWhen?.(s.ids.slice(s.prompt.length))) s.finishReason = "stop";
           else if (s.ids.length - s.prompt.length >= params.maxTokens) s.finishReason = "length";
           return { sequence: seqs.indexOf(s), token, ...(s.finishReason ? { finishReason: s.finishReason } : {}) };
         });
