@@ -204,8 +204,8 @@ function stmtC(s: Stmt, pad: string): string[] {
     case "matmul":
       return matmulC(s, pad);
     case "attention":
-      if (s.cacheDType !== "f32") throw new UnsupportedOpError("paged_attention", `a ${s.cacheDType} cache in C`);
-      return [`${pad}kiln_paged_attention_f32(${attentionArgs(s, (b) => `b${b}`, emitIndexC).join(", ")});`];
+      if (s.cacheDType !== "f32" && s.cacheDType !== "bf16") throw new UnsupportedOpError("paged_attention", `a ${s.cacheDType} cache in C`);
+      return [`${pad}kiln_paged_attention_${s.cacheDType === "f32" ? "f32" : "bf16kv"}(${attentionArgs(s, (b) => `b${b}`, emitIndexC).join(", ")});`];
     default:
       return s satisfies never;
   }

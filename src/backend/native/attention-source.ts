@@ -1,51 +1,508 @@
-// The paged causal-attention template (vLLM-style block table), f32 queries, cache and output:
-// one work item per (query token, head), each one pass over its context with an online softmax.
-export const ATTENTION_C = String.raw`
-/* ---- paged attention ---- */
-#include <math.h>
-typedef struct {
-  int64_t S, NH, NKV, D, BS, max_blocks;
-  const float *q, *kcache, *vcache;
-  const int32_t *block_table, *q_seq, *q_pos;
-  float scale;
-  float* out;
-} kiln_attn_job;
+// Paged causal attention in C (vLLM-style block table): prefill and decode over a KV cache of fixed-size blocks.
+//
+// Flash-attention style: a work item is a tile of query rows (up to KILN_ATT_ROWS: consecutive query tokens of one
+// sequence × the query heads that share one KV head, so each K/V row is read from memory once per group) over a
+// range of context positions, walked KILN_ATT_T positions at a time with an online softmax (running max and sum per
+// row, the accumulator rescaled when the max grows), so no [S, L] score buffer exists. Scores are kept in base 2
+// (scale · log2 e folded in) and exponentiated with a vector exp2. QK^T is read along D like the nt GEMM (rows × 4
+// positions of accumulators, one transpose-and-add per 4); P·V broadcasts weights against 2 vectors of each V row.
+//
+// Items are claimed dynamically (an atomic counter, largest first) by the threads of one kiln_parallel_for, so causal
+// prefill (item costs grow with position) balances. When there are too few items for the threads (decode: S = 1 gives
+// NKV items) long contexts are split into chunks (flash-decoding); each chunk leaves (max, sum, accumulator) partials
+// and the thread finishing a unit's last chunk merges them. Depends on SIMD_C and the runtime.
 
-static void kiln_attn_range(void* p, int64_t lo, int64_t hi) {
-  const kiln_attn_job* a = (const kiln_attn_job*)p;
-  const int64_t D = a->D, rep = a->NH / a->NKV, row_size = a->NKV * D;
-  float acc[512];
-  for (int64_t item = lo; item < hi; item++) {
-    const int64_t t = item / a->NH, h = item % a->NH;
-    const float* q = a->q + item * D;
-    const int32_t* table = a->block_table + (int64_t)a->q_seq[t] * a->max_blocks;
-    const int64_t last = a->q_pos[t], kvo = (h / rep) * D;
-    float max = -INFINITY, sum = 0.0f;
-    for (int64_t e = 0; e < D; e++) acc[e] = 0.0f;
-    for (int64_t j = 0; j <= last; j++) {
-      const int64_t row = ((int64_t)table[j / a->BS] * a->BS + j % a->BS) * row_size + kvo;
-      const float* k = a->kcache + row;
-      const float* v = a->vcache + row;
-      float dot = 0.0f;
-      for (int64_t e = 0; e < D; e++) dot += q[e] * k[e];
-      const float score = dot * a->scale;
-      const float m = score > max ? score : max;
-      const float correction = expf(max - m), w = expf(score - m);
-      sum = sum * correction + w;
-      for (int64_t e = 0; e < D; e++) acc[e] = acc[e] * correction + w * v[e];
-      max = m;
+/** C element type of a cache variant. */
+type CacheType = "f32" | "bf16";
+
+const ctype = (t: CacheType): string => (t === "f32" ? "float" : "uint16_t");
+const load = (t: CacheType): string => (t === "f32" ? "kv_load" : "kv_load_bf16");
+const loadPart = (t: CacheType): string => (t === "f32" ? "kv_load_part" : "kv_load_bf16_part");
+/** The entry's name suffix per cache type. */
+const entryName = (t: CacheType): string => (t === "f32" ? "f32" : "bf16kv");
+
+/** Row counts the QK (rows × 4 positions) and PV (rows × 2 vectors) register tiles are specialised for. */
+const QK_ROWS = [1, 2, 4] as const;
+const PV_ROWS = [1, 2, 4, 8] as const;
+
+/** Vector operations the attention needs beyond the shared layer (max, mul, exp2), per ISA. */
+const VECTOR_C = String.raw`
+#include <math.h>
+#if defined(KILN_ISA_AVX512)
+KILN_INLINE kv kva_mul(kv a, kv b) { return _mm512_mul_ps(a, b); }
+KILN_INLINE kv kva_max(kv a, kv b) { return _mm512_max_ps(a, b); }
+KILN_INLINE float kva_hmax(kv v) { return _mm512_reduce_max_ps(v); }
+#elif defined(KILN_ISA_AVX2)
+KILN_INLINE kv kva_mul(kv a, kv b) { return _mm256_mul_ps(a, b); }
+KILN_INLINE kv kva_max(kv a, kv b) { return _mm256_max_ps(a, b); }
+KILN_INLINE float kva_hmax(kv v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+#else
+KILN_INLINE kv kva_mul(kv a, kv b) { return a * b; }
+KILN_INLINE kv kva_max(kv a, kv b) { kv r; for (int i = 0; i < KV_LANES; i++) r[i] = a[i] > b[i] ? a[i] : b[i]; return r; }
+KILN_INLINE float kva_hmax(kv v) { float m = v[0]; for (int i = 1; i < KV_LANES; i++) m = v[i] > m ? v[i] : m; return m; }
+#endif
+
+/* 2^x for x <= 0 (what the softmax needs; larger x is clamped to 128), -inf and x < -127 give 0. The fraction
+   f = x - round(x) in [-0.5, 0.5] goes through Cephes' exp2f polynomial (relative error ~2e-7). */
+#if defined(KILN_ISA_AVX512) || defined(KILN_ISA_AVX2)
+#if defined(KILN_ISA_AVX512)
+#define KVA_PS(op) _mm512_##op##_ps
+#else
+#define KVA_PS(op) _mm256_##op##_ps
+#endif
+KILN_INLINE kv kva_exp2(kv x) {
+  x = KVA_PS(min)(KVA_PS(max)(x, kv_set1(-127.0f)), kv_set1(128.0f));
+#if defined(KILN_ISA_AVX512)
+  kv n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+  kv n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#endif
+  kv f = KVA_PS(sub)(x, n);
+  kv p = kv_set1(1.535336188319500e-4f);
+  p = kv_fma(p, f, kv_set1(1.339887440266574e-3f));
+  p = kv_fma(p, f, kv_set1(9.618437357674640e-3f));
+  p = kv_fma(p, f, kv_set1(5.550332471162809e-2f));
+  p = kv_fma(p, f, kv_set1(2.402264791363012e-1f));
+  p = kv_fma(p, f, kv_set1(6.931472028550421e-1f));
+  p = kv_fma(p, f, kv_set1(1.0f));
+#if defined(KILN_ISA_AVX512)
+  /* 2^n by exponent arithmetic: n = -127 gives a zero float (so does -inf, clamped there); n = 128 infinity. */
+  __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+#else
+  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+#endif
+}
+#else
+KILN_INLINE kv kva_exp2(kv x) { kv r; for (int i = 0; i < KV_LANES; i++) r[i] = x[i] < -127.0f ? 0.0f : exp2f(x[i]); return r; }
+#endif
+`;
+
+/** s[r * KILN_ATT_T + t] = q[r] · k[t] for r < mr, t < 4 (rows of q and k read along D). */
+function qkTile(t: CacheType, mr: number): string {
+  const ct = ctype(t);
+  const fmas = (kl: (p: string) => string, ql: (p: string) => string) => String.raw`
+      kv k0 = ${kl("k[0] + d")}, k1 = ${kl("k[1] + d")}, k2 = ${kl("k[2] + d")}, k3 = ${kl("k[3] + d")};
+      for (int r = 0; r < ${mr}; r++) {
+        kv qv = ${ql("q[r] + d")};
+        a[r][0] = kv_fma(qv, k0, a[r][0]);
+        a[r][1] = kv_fma(qv, k1, a[r][1]);
+        a[r][2] = kv_fma(qv, k2, a[r][2]);
+        a[r][3] = kv_fma(qv, k3, a[r][3]);
+      }`;
+  return String.raw`
+static void kiln_att_qk_${t}_m${mr}(int64_t D, const float* const* q, const ${ct}* const* k, float* s) {
+  kv a[${mr}][4];
+  for (int r = 0; r < ${mr}; r++) a[r][0] = a[r][1] = a[r][2] = a[r][3] = kv_zero();
+  int64_t d = 0;
+  for (; d + KV_LANES <= D; d += KV_LANES) {${fmas((p) => `${load(t)}(${p})`, (p) => `kv_load(${p})`)}
+  }
+  if (d < D) {
+    int64_t n = D - d;${fmas((p) => `${loadPart(t)}(${p}, n)`, (p) => `kv_load_part(${p}, n)`)}
+  }
+  for (int r = 0; r < ${mr}; r++) kv4_store(s + r * KILN_ATT_T, kv_sum4(a[r][0], a[r][1], a[r][2], a[r][3]));
+}
+`;
+}
+
+/** acc[r][0:D] += sum over t < nt of p[r][t] · v[t][0:D] for r < mr (acc rows ldacc apart, padded to 2 vectors). */
+function pvTile(t: CacheType, mr: number): string {
+  const ct = ctype(t);
+  const body = (v0: string, v1: string) => String.raw`
+      for (int64_t j = 0; j < nt; j++) {
+        kv v0 = ${v0}, v1 = ${v1};
+        for (int r = 0; r < ${mr}; r++) {
+          kv pr = kv_set1(p[r * KILN_ATT_T + j]);
+          c[r][0] = kv_fma(pr, v0, c[r][0]);
+          c[r][1] = kv_fma(pr, v1, c[r][1]);
+        }
+      }`;
+  return String.raw`
+static void kiln_att_pv_${t}_m${mr}(int64_t D, int64_t nt, const float* p, const ${ct}* const* v, float* acc, int64_t ldacc) {
+  for (int64_t d = 0; d < D; d += 2 * KV_LANES) {
+    kv c[${mr}][2];
+    for (int r = 0; r < ${mr}; r++) {
+      c[r][0] = kv_load(acc + r * ldacc + d);
+      c[r][1] = kv_load(acc + r * ldacc + d + KV_LANES);
     }
-    float* o = a->out + item * D;
-    for (int64_t e = 0; e < D; e++) o[e] = acc[e] / sum;
+    if (d + 2 * KV_LANES <= D) {${body(`${load(t)}(v[j] + d)`, `${load(t)}(v[j] + d + KV_LANES)`)}
+    } else {
+      int64_t n0 = D - d < KV_LANES ? D - d : KV_LANES, n1 = D - d - n0;${body(`${loadPart(t)}(v[j] + d, n0)`, `n1 > 0 ? ${loadPart(t)}(v[j] + d + KV_LANES, n1) : kv_zero()`)}
+    }
+    for (int r = 0; r < ${mr}; r++) {
+      kv_store(acc + r * ldacc + d, c[r][0]);
+      kv_store(acc + r * ldacc + d + KV_LANES, c[r][1]);
+    }
+  }
+}
+`;
+}
+
+/** Row-chunk dispatch: the largest specialised tile that fits the remaining rows (and the ISA's register budget). */
+function dispatch(sizes: readonly number[], max: string, call: (mr: number) => string): string {
+  const desc = [...sizes].sort((a, b) => b - a);
+  return desc
+    .map((mr, i) => {
+      const cond = i === desc.length - 1 ? "" : `if (rows - r >= ${mr} && ${max} >= ${mr}) `;
+      return `${cond}{ ${call(mr)}; r += ${mr}; }`;
+    })
+    .join(" else ");
+}
+
+/** One item: (m, l, acc) of its rows over context positions [c0, c1), for one cache type. */
+function itemFn(t: CacheType): string {
+  const ct = ctype(t);
+  return String.raw`${QK_ROWS.map((mr) => qkTile(t, mr)).join("")}${PV_ROWS.map((mr) => pvTile(t, mr)).join("")}
+static void kiln_att_item_${t}(const kiln_att_args* a, const kiln_att_item* it, float* m, float* l, float* acc) {
+  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = (int64_t)it->nt * it->nh, BS = a->BS;
+  const ${ct}* kc = (const ${ct}*)a->kcache;
+  const ${ct}* vc = (const ${ct}*)a->vcache;
+  const int32_t* table = a->block_table + (int64_t)it->seq * a->max_blocks;
+  const int64_t kv_off = (int64_t)it->kvh * D, row_stride = a->NKV * D;
+  const float* qrow[KILN_ATT_ROWS];
+  int64_t last[KILN_ATT_ROWS]; /* the last context position each row attends */
+  int64_t last_max = -1;
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t tok = it->i0 + r / it->nh, h = it->h0 + r % it->nh;
+    qrow[r] = a->q + (tok * a->NH + h) * D;
+    last[r] = a->q_pos[tok];
+    if (last[r] > last_max) last_max = last[r];
+    m[r] = -INFINITY;
+    l[r] = 0.0f;
+    for (int64_t d = 0; d < ldacc; d += KV_LANES) kv_store(acc + r * ldacc + d, kv_zero());
+  }
+  const int64_t c1 = it->c1 < last_max + 1 ? it->c1 : last_max + 1;
+  const kv scale = kv_set1(a->scale * 1.44269504088896340736f); /* scores in base 2 */
+  float s[KILN_ATT_ROWS * KILN_ATT_T] __attribute__((aligned(64)));
+  const ${ct}* kp[KILN_ATT_T];
+  const ${ct}* vp[KILN_ATT_T];
+  int64_t blk = it->c0 / BS, off = it->c0 % BS;
+  for (int64_t j0 = it->c0; j0 < c1; j0 += KILN_ATT_T) {
+    const int64_t nt = c1 - j0 < KILN_ATT_T ? c1 - j0 : KILN_ATT_T;
+    /* K/V rows of this tile (positions past nt repeat the last valid one: read, never used). */
+    for (int64_t j = 0; j < KILN_ATT_T; j++) {
+      if (j < nt) {
+        int64_t slot = (int64_t)table[blk] * BS + off;
+        kp[j] = kc + slot * row_stride + kv_off;
+        vp[j] = vc + slot * row_stride + kv_off;
+        if (++off == BS) { off = 0; blk++; }
+      } else {
+        kp[j] = kp[nt - 1];
+        vp[j] = vp[nt - 1];
+      }
+    }
+    /* scores */
+    for (int64_t j = 0; j < nt; j += 4) {
+      for (int64_t r = 0; r < rows;) {
+        ${dispatch(QK_ROWS, "KILN_ATT_QK_MAX", (mr) => `kiln_att_qk_${t}_m${mr}(D, qrow + r, kp + j, s + r * KILN_ATT_T + j)`)}
+      }
+    }
+    /* online softmax: s becomes the weights of this tile */
+    for (int64_t r = 0; r < rows; r++) {
+      float* sr = s + r * KILN_ATT_T;
+      int64_t valid = last[r] - j0 + 1 < nt ? last[r] - j0 + 1 : nt;
+      if (valid <= 0) { memset(sr, 0, sizeof(float) * KILN_ATT_T); continue; }
+      for (int64_t j = 0; j < KILN_ATT_T; j += KV_LANES) kv_store(sr + j, kva_mul(kv_load(sr + j), scale));
+      for (int64_t j = valid; j < KILN_ATT_T; j++) sr[j] = -INFINITY;
+      kv mx = kv_set1(-INFINITY);
+      for (int64_t j = 0; j < KILN_ATT_T; j += KV_LANES) mx = kva_max(mx, kv_load(sr + j));
+      float mt = kva_hmax(mx), mnew = mt > m[r] ? mt : m[r];
+      kv mv = kv_set1(-mnew), sum = kv_zero();
+      for (int64_t j = 0; j < KILN_ATT_T; j += KV_LANES) {
+        kv e = kva_exp2(kv_add(kv_load(sr + j), mv));
+        kv_store(sr + j, e);
+        sum = kv_add(sum, e);
+      }
+      if (mnew > m[r]) {
+        float corr = exp2f(m[r] - mnew); /* 0 on the first tile (m = -inf) */
+        if (l[r] != 0.0f) {
+          kv cv = kv_set1(corr);
+          for (int64_t d = 0; d < ldacc; d += KV_LANES) kv_store(acc + r * ldacc + d, kva_mul(kv_load(acc + r * ldacc + d), cv));
+        }
+        l[r] *= corr;
+        m[r] = mnew;
+      }
+      l[r] += kv_sum(sum);
+    }
+    /* acc += weights · V */
+    for (int64_t r = 0; r < rows;) {
+      ${dispatch(PV_ROWS, "KILN_ATT_PV_MAX", (mr) => `kiln_att_pv_${t}_m${mr}(D, nt, s + r * KILN_ATT_T, vp, acc + r * ldacc, ldacc)`)}
+    }
   }
 }
 
-/* q [S, NH, D]; kcache, vcache [num_blocks, BS, NKV, D]; block_table [sequences, max_blocks]; q_seq, q_pos [S]; out [S, NH, D].
-   Query token i attends positions 0..q_pos[i] of sequence q_seq[i]; D <= 512. */
-KILN_API void kiln_paged_attention_f32(int64_t S, int64_t NH, int64_t NKV, int64_t D, int64_t BS, int64_t max_blocks,
-    const float* q, const float* kcache, const float* vcache,
+${paged(t)}`;
+}
+
+function paged(t: CacheType): string {
+  const ct = ctype(t);
+  return String.raw`/* Paged causal attention (vLLM-style block table), f32 queries/output, ${t === "f32" ? "f32" : "bf16 (widened in registers)"} cache.
+   q: [S, NH, D] contiguous; kcache, vcache: [num_blocks, BS, NKV, D] contiguous; out: [S, NH, D].
+   Query token i belongs to sequence q_seq[i] and sits at position q_pos[i]; it attends the
+   context positions j = 0..q_pos[i] (inclusive) of its sequence, whose K/V live at cache slot
+   block_table[q_seq[i] * max_blocks + j / BS] * BS + j % BS  (slot = row of the [num_blocks*BS, NKV, D] view).
+   GQA: query head h reads KV head h / (NH / NKV). Softmax of scale * q·k over j, then weights · v. */
+KILN_API void kiln_paged_attention_${entryName(t)}(int64_t S, int64_t NH, int64_t NKV, int64_t D, int64_t BS, int64_t max_blocks,
+    const float* q, const ${ct}* kcache, const ${ct}* vcache,
     const int32_t* block_table, const int32_t* q_seq, const int32_t* q_pos, float scale, float* out) {
-  kiln_attn_job job = {S, NH, NKV, D, BS, max_blocks, q, kcache, vcache, block_table, q_seq, q_pos, scale, out};
-  kiln_parallel_for(S * NH, 1, kiln_attn_range, &job);
+  kiln_att_args a = {S, NH, NKV, D, BS, max_blocks, q, kcache, vcache, block_table, q_seq, q_pos, scale, out};
+  kiln_att_run(&a, kiln_att_item_${t});
 }
 `;
+}
+
+const DRIVER_C = String.raw`
+/* ---- kiln paged attention ---- */
+#define KILN_ATT_T 16              /* context positions per tile (scores of one row: 16 floats) */
+#define KILN_ATT_ROWS 16           /* query rows per item: tokens × the heads of one KV group */
+#define KILN_ATT_MAX_D 256
+#define KILN_ATT_MIN_CHUNK 256     /* context positions below which a unit is never split */
+#define KILN_ATT_SERIAL_WORK 65536.0
+/* accumulator row stride: D rounded up to 2 vectors */
+#define KILN_ATT_LDACC(D) (((D) + 2 * KV_LANES - 1) / (2 * KV_LANES) * (2 * KV_LANES))
+/* floats per chunk partial: m[rows], l[rows], acc[rows][ldacc] (sized for the most rows) */
+#define KILN_ATT_PART(D) (KILN_ATT_ROWS * (KILN_ATT_LDACC(D) + 2))
+#if defined(KILN_ISA_AVX512)
+#define KILN_ATT_QK_MAX 4
+#define KILN_ATT_PV_MAX 8
+#else
+#define KILN_ATT_QK_MAX 2
+#define KILN_ATT_PV_MAX 4
+#endif
+
+typedef struct {
+  int64_t S, NH, NKV, D, BS, max_blocks;
+  const float* q;
+  const void* kcache;
+  const void* vcache;
+  const int32_t* block_table;
+  const int32_t* q_seq;
+  const int32_t* q_pos;
+  float scale;
+  float* out;
+} kiln_att_args;
+
+/* A unit: query tokens i0..i0+nt-1 (one sequence) × query heads h0..h0+nh-1 (one KV head), rows r = t * nh + g.
+   An item: a unit over context positions [c0, c1); a split unit's items write partials and the last one merges. */
+typedef struct {
+  int32_t i0, nt, h0, nh, kvh, seq;
+  int64_t c0, c1;
+  int64_t cost;
+  int64_t unit;   /* index into the split table, or -1: the item is the whole unit and writes out */
+  int64_t part;   /* this chunk's partial (rows × (ldacc + 2) floats) */
+} kiln_att_item;
+
+typedef struct {
+  atomic_int remaining;
+  int32_t chunks;
+  int64_t part0;
+} kiln_att_split;
+
+typedef void (*kiln_att_item_fn)(const kiln_att_args* a, const kiln_att_item* it, float* m, float* l, float* acc);
+
+typedef struct {
+  const kiln_att_args* a;
+  kiln_att_item_fn fn;
+  const kiln_att_item* items;
+  int64_t nitems;
+  kiln_att_split* splits;
+  float* parts;
+  atomic_llong next;
+} kiln_att_job;
+
+static float* kiln_att_out_row(const kiln_att_args* a, const kiln_att_item* it, int64_t r) {
+  return a->out + ((int64_t)(it->i0 + r / it->nh) * a->NH + it->h0 + r % it->nh) * a->D;
+}
+
+static void kiln_att_write(const kiln_att_args* a, const kiln_att_item* it, const float* l, const float* acc) {
+  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = (int64_t)it->nt * it->nh;
+  for (int64_t r = 0; r < rows; r++) {
+    float* o = kiln_att_out_row(a, it, r);
+    kv inv = kv_set1(1.0f / l[r]);
+    int64_t d = 0;
+    for (; d + KV_LANES <= D; d += KV_LANES) kv_store(o + d, kva_mul(kv_load(acc + r * ldacc + d), inv));
+    if (d < D) kv_store_part(o + d, kva_mul(kv_load(acc + r * ldacc + d), inv), D - d);
+  }
+}
+
+/* out rows of a split unit = the chunks' accumulators, each weighted by 2^(m_c - M), over the weighted sums. */
+static void kiln_att_merge(const kiln_att_job* job, const kiln_att_item* it, const kiln_att_split* sp) {
+  const kiln_att_args* a = job->a;
+  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = (int64_t)it->nt * it->nh, part = KILN_ATT_PART(D);
+  for (int64_t r = 0; r < rows; r++) {
+    float M = -INFINITY, L = 0.0f;
+    for (int32_t c = 0; c < sp->chunks; c++) {
+      float mc = job->parts[(sp->part0 + c) * part + r];
+      M = mc > M ? mc : M;
+    }
+    float w[64];
+    for (int32_t c = 0; c < sp->chunks; c++) {
+      const float* pc = job->parts + (sp->part0 + c) * part;
+      w[c] = pc[r] == -INFINITY ? 0.0f : exp2f(pc[r] - M);
+      L += w[c] * pc[rows + r];
+    }
+    float* o = kiln_att_out_row(a, it, r);
+    for (int64_t d0 = 0; d0 < D; d0 += KV_LANES) {
+      kv s = kv_zero();
+      for (int32_t c = 0; c < sp->chunks; c++) {
+        const float* accc = job->parts + (sp->part0 + c) * part + 2 * rows + r * ldacc;
+        s = kv_fma(kv_set1(w[c] / L), kv_load(accc + d0), s);
+      }
+      if (d0 + KV_LANES <= D) kv_store(o + d0, s); else kv_store_part(o + d0, s, D - d0);
+    }
+  }
+}
+
+static void kiln_att_worker(void* p, int64_t lo, int64_t hi) {
+  (void)lo;
+  (void)hi;
+  kiln_att_job* job = (kiln_att_job*)p;
+  const kiln_att_args* a = job->a;
+  float m[KILN_ATT_ROWS], l[KILN_ATT_ROWS];
+  float acc[KILN_ATT_ROWS * KILN_ATT_MAX_D] __attribute__((aligned(64)));
+  const int64_t ldacc = KILN_ATT_LDACC(a->D);
+  for (;;) {
+    int64_t k = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+    if (k >= job->nitems) break;
+    const kiln_att_item* it = &job->items[k];
+    job->fn(a, it, m, l, acc);
+    if (it->unit < 0) {
+      kiln_att_write(a, it, l, acc);
+      continue;
+    }
+    const int64_t rows = (int64_t)it->nt * it->nh;
+    float* pp = job->parts + it->part * KILN_ATT_PART(a->D);
+    memcpy(pp, m, sizeof(float) * rows);
+    memcpy(pp + rows, l, sizeof(float) * rows);
+    memcpy(pp + 2 * rows, acc, sizeof(float) * rows * ldacc);
+    kiln_att_split* sp = &job->splits[it->unit];
+    if (atomic_fetch_sub_explicit(&sp->remaining, 1, memory_order_acq_rel) == 1) kiln_att_merge(job, it, sp);
+  }
+}
+
+static int kiln_att_by_cost(const void* x, const void* y) {
+  const kiln_att_item* a = (const kiln_att_item*)x;
+  const kiln_att_item* b = (const kiln_att_item*)y;
+  if (a->cost != b->cost) return a->cost > b->cost ? -1 : 1;
+  /* qsort is not stable: tie-break on the item's identity so the order is deterministic */
+  if (a->i0 != b->i0) return a->i0 < b->i0 ? -1 : 1;
+  if (a->h0 != b->h0) return a->h0 < b->h0 ? -1 : 1;
+  return a->c0 < b->c0 ? -1 : a->c0 > b->c0;
+}
+
+/* Plans units (query tiles × KV heads × head groups), splits long ones when the threads would otherwise idle,
+   and runs the items largest first on every thread. */
+static void kiln_att_run(const kiln_att_args* a, kiln_att_item_fn fn) {
+  const int64_t S = a->S, NH = a->NH, NKV = a->NKV, D = a->D;
+  if (S <= 0 || NH <= 0 || D <= 0) return;
+  if (NKV <= 0 || NH % NKV != 0) { kiln_fail("kiln_paged_attention: NH must be a multiple of NKV"); return; }
+  if (D > KILN_ATT_MAX_D) { kiln_fail("kiln_paged_attention: head size over 256"); return; }
+  if (a->BS <= 0) { kiln_fail("kiln_paged_attention: block size must be positive"); return; }
+  const int64_t cap = a->BS * a->max_blocks;
+  for (int64_t i = 0; i < S; i++) {
+    if (a->q_pos[i] < 0 || a->q_pos[i] >= cap || a->q_seq[i] < 0) { kiln_fail("kiln_paged_attention: query position outside its block table"); return; }
+  }
+  const int64_t G = NH / NKV;
+  const int64_t ngroups = (G + KILN_ATT_ROWS - 1) / KILN_ATT_ROWS, gsize = (G + ngroups - 1) / ngroups;
+  const int64_t qt = KILN_ATT_ROWS / gsize;
+  /* tiles of up to qt consecutive tokens of one sequence */
+  int64_t ntiles = 0;
+  for (int64_t i = 0; i < S;) {
+    int64_t e = i + 1;
+    while (e < S && e - i < qt && a->q_seq[e] == a->q_seq[i]) e++;
+    ntiles++;
+    i = e;
+  }
+  const int64_t nunits = ntiles * NKV * ngroups;
+  kiln_att_item* units = (kiln_att_item*)kiln_scratch(sizeof(kiln_att_item) * (size_t)nunits);
+  if (!units) return;
+  int64_t u = 0, total = 0;
+  for (int64_t i = 0; i < S;) {
+    int64_t e = i + 1, ctx = a->q_pos[i] + 1;
+    while (e < S && e - i < qt && a->q_seq[e] == a->q_seq[i]) {
+      if (a->q_pos[e] + 1 > ctx) ctx = a->q_pos[e] + 1;
+      e++;
+    }
+    for (int64_t kvh = 0; kvh < NKV; kvh++) {
+      for (int64_t g0 = 0; g0 < G; g0 += gsize) {
+        int64_t nh = G - g0 < gsize ? G - g0 : gsize;
+        kiln_att_item it = {(int32_t)i, (int32_t)(e - i), (int32_t)(kvh * G + g0), (int32_t)nh, (int32_t)kvh, a->q_seq[i],
+                            0, ctx, ctx * (e - i) * nh, -1, 0};
+        units[u++] = it;
+        total += it.cost;
+      }
+    }
+    i = e;
+  }
+  const int nth = kiln_num_threads();
+  const int serial = (double)total * (double)D < KILN_ATT_SERIAL_WORK || nth <= 1;
+  /* Split a unit costing more than a quarter of one thread's share, into chunks of whole tiles. */
+  const int64_t target = serial ? INT64_MAX : total / (4 * (int64_t)nth) + 1;
+  int64_t nitems = 0, nsplit = 0, nparts = 0;
+  for (int64_t k = 0; k < nunits; k++) {
+    int64_t ctx = units[k].c1, chunks = 1;
+    if (units[k].cost > target && ctx >= 2 * KILN_ATT_MIN_CHUNK) {
+      chunks = (units[k].cost + target - 1) / target;
+      if (chunks > ctx / KILN_ATT_MIN_CHUNK) chunks = ctx / KILN_ATT_MIN_CHUNK;
+      if (chunks > 64) chunks = 64;
+    }
+    if (chunks > 1) { nsplit++; nparts += chunks; }
+    nitems += chunks;
+  }
+  kiln_att_item* items = units;
+  kiln_att_split* splits = NULL;
+  float* parts = NULL;
+  if (nsplit > 0) {
+    items = (kiln_att_item*)kiln_scratch(sizeof(kiln_att_item) * (size_t)nitems);
+    splits = (kiln_att_split*)kiln_scratch(sizeof(kiln_att_split) * (size_t)nsplit);
+    parts = (float*)kiln_scratch(sizeof(float) * (size_t)(nparts * KILN_ATT_PART(D)));
+    if (!items || !splits || !parts) { free(items == units ? NULL : items); free(splits); free(parts); free(units); return; }
+    int64_t n = 0, sidx = 0, part = 0;
+    for (int64_t k = 0; k < nunits; k++) {
+      kiln_att_item it = units[k];
+      int64_t ctx = it.c1, chunks = 1;
+      if (it.cost > target && ctx >= 2 * KILN_ATT_MIN_CHUNK) {
+        chunks = (it.cost + target - 1) / target;
+        if (chunks > ctx / KILN_ATT_MIN_CHUNK) chunks = ctx / KILN_ATT_MIN_CHUNK;
+        if (chunks > 64) chunks = 64;
+      }
+      if (chunks == 1) { items[n++] = it; continue; }
+      int64_t len = (ctx + chunks - 1) / chunks;
+      len = (len + KILN_ATT_T - 1) / KILN_ATT_T * KILN_ATT_T;
+      chunks = (ctx + len - 1) / len;
+      atomic_init(&splits[sidx].remaining, (int)chunks);
+      splits[sidx].chunks = (int32_t)chunks;
+      splits[sidx].part0 = part;
+      for (int64_t c = 0; c < chunks; c++) {
+        kiln_att_item ci = it;
+        ci.c0 = c * len;
+        ci.c1 = (c + 1) * len < ctx ? (c + 1) * len : ctx;
+        ci.cost = (ci.c1 - ci.c0) * it.nt * it.nh;
+        ci.unit = sidx;
+        ci.part = part++;
+        items[n++] = ci;
+      }
+      sidx++;
+    }
+    nitems = n;
+  }
+  if (!serial) qsort(items, (size_t)nitems, sizeof(kiln_att_item), kiln_att_by_cost);
+  kiln_att_job job = {a, fn, items, nitems, splits, parts, 0};
+  atomic_init(&job.next, 0);
+  if (serial) kiln_att_worker(&job, 0, 1);
+  else kiln_parallel_for(nth, 1, kiln_att_worker, &job);
+  if (items != units) free(items);
+  free(units);
+  free(splits);
+  free(parts);
+}
+`;
+
+/** The attention templates: kiln_paged_attention_f32 and kiln_paged_attention_bf16kv. Depends on SIMD_C. */
+export const ATTENTION_C = VECTOR_C + DRIVER_C + itemFn("f32") + itemFn("bf16");

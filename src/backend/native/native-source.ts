@@ -6,14 +6,14 @@ import { type NativeEntry, napiGlue } from "./module-glue.js";
 import { RUNTIME_C } from "./runtime-source.js";
 import { SIMD_C } from "./simd-source.js";
 
-/** The kernel templates (GEMM, GEMV) with the vector layer they are written against. */
+/** The kernel templates (GEMM, GEMV, paged attention) with the vector layer they are written against. */
 export const KERNEL_TEMPLATES_C = SIMD_C + GEMM_C + GEMV_C + ATTENTION_C;
 
 export interface NativeSourceParts {
   /** C code defining the entries (e.g. a generated `void kiln_run(void** bufs, const int64_t* syms)`). */
   readonly code: string;
   readonly entries: readonly NativeEntry[];
-  /** Include the GEMM/GEMV templates (default true); the runtime is always included. */
+  /** Include the kernel templates (default true); the runtime is always included. */
   readonly templates?: boolean;
 }
 
