@@ -105,6 +105,11 @@ export class LLM {
     return r.value.map((g) => this.#finish(g, params.stop));
   }
 
+  /** One prompt, synchronously (scripts and benchmarks: no event-loop turns between steps). */
+  generateSync(prompt: Prompt, params: LLMParams): LLMOutput {
+    return this.#finish(this.#engine.generate([this.encode(prompt)], this.#engineParams(params))[0]!, params.stop);
+  }
+
   /** The tokens of one prompt as they are generated, with the text each adds (empty while a character is incomplete). */
   async *stream(prompt: Prompt, params: LLMParams): AsyncGenerator<{ token: number; text: string }, LLMOutput> {
     const it = this.#engine.steps([this.encode(prompt)], this.#engineParams(params));

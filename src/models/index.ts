@@ -17,3 +17,4 @@ export {
   type Checkpoint, type LoadCheckpointOptions, type SafetensorsIndex,
 } from "./checkpoint.js";
 export { CausalLM, ropeInverseFrequencies, pagedDynamicDims, PAGED_INPUTS } from "./causal-lm.js";
+export { mapFileBytes } from "./file-map.js";
