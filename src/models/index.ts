@@ -17,3 +17,10 @@ export {
   type Checkpoint, type LoadCheckpointOptions, type SafetensorsIndex,
 } from "./checkpoint.js";
 export { CausalLM, ropeInverseFrequencies } from "./causal-lm.js";
+export {
+  loadTokenizer, Tokenizer, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, GENERATION_CONFIG_FILE, CHAT_TEMPLATE_FILE,
+  type EncodeOptions, type DecodeOptions, type ChatOptions,
+} from "./tokenizer.js";
+export { StreamDecoder, type DecodeFn } from "./stream-decoder.js";
+export { renderChat, type ChatMessage, type RenderChatOptions } from "./chat-template.js";
+export { bundledTokenizerDir, BUNDLED_TOKENIZERS, type BundledTokenizer } from "./bundled-tokenizers.js";
