@@ -1,7 +1,7 @@
 // `kiln generate`: text (or token ids) from a Hugging Face model folder through the LLM API —
 // compiled ahead of time via the cache, streamed to stdout, with a summary line on stderr.
 // `kiln compile`: the same model loaded or compiled into the cache, without generating.
-import { type LLMOutput, LLM, type LLMParams, type TextCodec } from "../engine/index.js";
+import { type LLMOutput, LLM, type LLMParams } from "../engine/index.js";
 import { ArgumentError, counters, setLogSink } from "../util/index.js";
 
 export interface ModelOptions {
@@ -23,14 +23,10 @@ export interface GenerateOptions extends ModelOptions {
   readonly stop?: string[];
   readonly seed: string;
   readonly json?: boolean;
+  readonly chat?: boolean;
+  readonly think?: boolean;
 }
 
-/** Finds the folder's tokenizer, if any (set by the tokenizer module; absent: prompts are ids only). */
-export type TokenizerLoader = (dir: string) => TextCodec | undefined;
-let loadTokenizer: TokenizerLoader = () => undefined;
-export function setTokenizerLoader(f: TokenizerLoader): void {
-  loadTokenizer = f;
-}
 
 function parseIds(text: string): number[] {
   const ids = text.split(",").map((s) => s.trim()).filter(Boolean).map(Number);
@@ -53,7 +49,7 @@ export function openModel(o: ModelOptions): LLM {
   if (o.dtype !== undefined && o.dtype !== "f32" && o.dtype !== "bf16") throw new ArgumentError("--dtype", `expected f32 or bf16, got '${o.dtype}'`);
   const kvCacheTokens = number("--kv-cache-tokens", o.kvCacheTokens, isCount, "a positive integer");
   return new LLM({
-    model: o.model, backend: o.backend, tokenizer: loadTokenizer(o.model),
+    model: o.model, backend: o.backend,
     ...(o.dtype ? { dtype: o.dtype } : {}), ...(kvCacheTokens ? { kvCacheTokens } : {}),
   });
 }
@@ -74,8 +70,11 @@ export async function runGenerate(o: GenerateOptions, out: (s: string) => void, 
   try {
     const t0 = performance.now();
     const llm = openModel(o);
-    const prompt = o.promptIds !== undefined ? parseIds(o.promptIds) : o.prompt!;
-    const promptIds = llm.encode(prompt);
+    const promptIds = o.promptIds !== undefined
+      ? parseIds(o.promptIds)
+      : o.chat
+        ? llm.chat([{ role: "user", content: o.prompt! }], o.think === undefined ? {} : { enableThinking: o.think })
+        : llm.encode(o.prompt!);
     const t1 = performance.now();
     llm.compile();
     const compileMs = performance.now() - t1;

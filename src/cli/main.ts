@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { KilnError } from "../util/index.js";
 import { runDemo } from "./demo.js";
 import { runCompile, runGenerate } from "./generate-command.js";
+import { presetHelp, runMakeModel } from "./make-model-command.js";
 import { cacheClear, cacheInfo, cacheLs, cachePrune, cacheVerify, parseSize } from "./cache-command.js";
 
 const program = new Command("kiln").description("Kiln: an ahead-of-time ML compiler for TypeScript").version("0.1.0");
@@ -32,12 +33,23 @@ modelOptions(program.command("generate"))
   .option("--repetition-penalty <r>", "> 1 discourages repeats")
   .option("--stop <text...>", "stop when the output contains this text")
   .option("--seed <s>", "sampling seed (same seed, same output)", "0")
+  .option("--chat", "wrap --prompt as a user turn in the model's chat template")
+  .option("--no-think", "with --chat on Qwen3: answer without a thinking block")
   .option("--json", "print one JSON object (ids, text, timings, compile activity) instead of streaming")
   .action((o) => runGenerate(o, (l) => process.stdout.write(l + "\n"), (l) => process.stderr.write(l + "\n")));
 modelOptions(program.command("compile"))
   .description("load or compile the model into the AOT cache without generating, so a deployment never compiles")
   .option("--out <dir>", "write into this folder (a cache of its own, to ship) instead of the cache")
   .action((o) => runCompile(o, (l) => process.stderr.write(l + "\n")));
+program
+  .command("make-model")
+  .description("write a Hugging Face model folder (config, real tokenizer, seeded random weights) for a preset")
+  .requiredOption("--preset <name>", presetHelp)
+  .requiredOption("--out <dir>", "folder to write (must be empty or absent)")
+  .option("--dtype <dtype>", "weight dtype: bf16 | f32", "bf16")
+  .option("--seed <n>", "weight seed (changes only model.safetensors)", "0")
+  .option("--force", "write into a non-empty folder")
+  .action((o) => runMakeModel(o, say, (l) => process.stderr.write(l + "\n")));
 const cache = program.command("cache").description("inspect and maintain the AOT cache ($KILN_CACHE_DIR, default ~/.cache/kiln)");
 cache.command("ls").description("list bundles: key, prefix, size, created, last used, backend").action(() => cacheLs(say));
 cache.command("info <pathOrKey>").description("print a bundle's manifest and guards").action((t: string) => cacheInfo(t, say));

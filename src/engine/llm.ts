@@ -2,7 +2,7 @@
 // paged forward ahead of time through the cache (supportsCompile), and generate from token ids
 // or text (with the folder's tokenizer), batched or streamed.
 import { supportsCompile, type CompileActivity } from "../compile/index.js";
-import { CausalLM, type ModelConfig, loadCheckpoint, pagedDynamicDims } from "../models/index.js";
+import { CausalLM, type ChatMessage, type ModelConfig, loadCheckpoint, loadTokenizer, pagedDynamicDims } from "../models/index.js";
 import type { DType, Tensor } from "../tensor/index.js";
 import { ArgumentError } from "../util/index.js";
 import { PagedKvCache, SequenceBlocks, batchInputs } from "./kv-cache.js";
@@ -11,13 +11,15 @@ import type { GenerateParams, Generation } from "./generate.js";
 
 /** What LLM needs of a tokenizer (src/models' Tokenizer has it). */
 export interface TextCodec {
-  encode(text: string): number[];
+  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
   decode(ids: readonly number[]): string;
+  applyChatTemplate?(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean; enableThinking?: boolean }): string;
 }
 
 export interface LLMOptions {
   /** A Hugging Face model folder (config.json, *.safetensors, optionally tokenizer.json). */
   readonly model: string;
+  /** Default: the folder's tokenizer.json, if it has one. */
   /** Weight storage dtype (compute is f32 whatever it is); default: the checkpoint's torch_dtype. */
   readonly dtype?: "f32" | "bf16";
   readonly backend?: "native" | "js" | "auto";
@@ -52,7 +54,7 @@ export class LLM {
     const t0 = performance.now();
     const ckpt = loadCheckpoint(options.model);
     this.config = ckpt.config;
-    this.tokenizer = options.tokenizer;
+    this.tokenizer = options.tokenizer ?? loadTokenizer(options.model);
     const dtype: DType = options.dtype ?? (ckpt.config.torchDtype === "bf16" ? "bf16" : "f32");
     const Model = supportsCompile(CausalLM, { dynamicArgDims: pagedDynamicDims(ckpt.config.numHiddenLayers), prefix: "model", backend: options.backend });
     this.#model = new Model(ckpt.config, dtype) as CausalLM & { compileActivity: CompileActivity };
@@ -90,6 +92,14 @@ export class LLM {
     if (typeof prompt !== "string") return [...prompt];
     if (!this.tokenizer) throw new ArgumentError("LLM", "this model folder has no tokenizer (tokenizer.json): pass token ids instead of text (--prompt-ids on the command line)");
     return this.tokenizer.encode(prompt);
+  }
+
+  /** Token ids of a conversation rendered by the model's chat template, ending with the assistant's turn to speak. */
+  chat(messages: readonly ChatMessage[], options: { enableThinking?: boolean } = {}): number[] {
+    if (!this.tokenizer?.applyChatTemplate) throw new ArgumentError("LLM", "this model folder has no tokenizer with a chat template (tokenizer_config.json chat_template)");
+    const text = this.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true, ...options });
+    // The template writes the special tokens itself (a BOS, say): encoding must not add them again.
+    return this.tokenizer.encode(text, { addSpecialTokens: false });
   }
 
   /** Generates every prompt (batched in one engine run); results in prompt order. */
