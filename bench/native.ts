@@ -1,7 +1,9 @@
 // `npm run bench -- native [--reps n] [--threads n]`: the machine's limits measured in this run (f32 FMA peak, memory
-// bandwidth, thread-pool dispatch cost next to OpenMP's), then the GEMM and GEMV templates as ratios to those limits.
+// bandwidth, thread-pool dispatch cost next to OpenMP's), then the GEMM, GEMV and paged-attention templates as ratios
+// to those limits.
 // Every figure is the best of n timed runs. Tables, then one JSON line.
 import { NativeBuilder, detectCpuFeatures, findCCompiler, loadNativeModule } from "../src/backend/native/index.js";
+import { ATTENTION_ENTRY, ATTENTION_ENTRY_C, type AttentionCall, attentionArgs } from "../test/backend-native/attention-entry.js";
 import { kernelEntrySource, kernelSymbols, type KernelName } from "../test/backend-native/kernel-entry.js";
 import { printJsonLine, printTable, type Row } from "./report.js";
 
@@ -162,9 +164,9 @@ export async function run(args: string[]): Promise<void> {
   const ompBuilder = new NativeBuilder({ dir: builder.dir, target: builder.target, extraFlags: ["-fopenmp"] });
   const t0 = performance.now();
   const [main, omp] = await Promise.allSettled([
-    builder.build(kernelEntrySource(PROBES_C, [
+    builder.build(kernelEntrySource(PROBES_C + ATTENTION_ENTRY_C, [
       { name: "peak", symbol: "bench_peak" }, { name: "read", symbol: "bench_read" },
-      { name: "triad", symbol: "bench_triad" }, { name: "pool", symbol: "bench_pool" },
+      { name: "triad", symbol: "bench_triad" }, { name: "pool", symbol: "bench_pool" }, ATTENTION_ENTRY,
     ])),
     ompBuilder.build(kernelEntrySource(OMP_C, [{ name: "omp", symbol: "bench_omp" }])),
   ]);
@@ -243,6 +245,63 @@ export async function run(args: string[]): Promise<void> {
   copies.length = 0;
   addGemv("gemv_nt_bf16", 151_936, 1024, [randomBf16(151_936 * 1024, 9)], "LM head");
 
+  // ---- paged attention (NH 16, NKV 8, D 128, BS 16; block tables shuffled over the cache) ----
+  const [NH, NKV, D, BS] = [16, 8, 128, 16];
+  /** A cache of `copies` independent [blocks, BS, NKV, D] K and V pairs for one sequence of `ctx` positions. */
+  const attnCalls = (ctx: number, S: number, copies: number, bf16: boolean): AttentionCall[] => {
+    const blocks = Math.ceil(ctx / BS);
+    const order = Array.from({ length: blocks }, (_, i) => i);
+    for (let i = blocks - 1; i > 0; i--) {
+      const j = (i * 7919 + 13) % (i + 1);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    const q = randomF32(S * NH * D, 31);
+    const base = {
+      S, NH, NKV, D, BS, maxBlocks: blocks, q, blockTable: Int32Array.from(order), scale: 1 / Math.sqrt(D),
+      qSeq: new Int32Array(S), qPos: Int32Array.from({ length: S }, (_, i) => ctx - S + i),
+    };
+    const n = blocks * BS * NKV * D;
+    return Array.from({ length: copies }, (_, c) => ({
+      ...base,
+      kcache: bf16 ? randomBf16(n, 40 + 2 * c) : randomF32(n, 40 + 2 * c),
+      vcache: bf16 ? randomBf16(n, 41 + 2 * c) : randomF32(n, 41 + 2 * c),
+    }));
+  };
+  const attnRows: Row[] = [];
+  const attention: Record<string, number | string>[] = [];
+  for (const bf16 of [false, true]) {
+    for (const ctx of [128, 1024, 4096]) {
+      const bytes = ctx * NKV * D * (bf16 ? 2 : 4) * 2;
+      // Each layer of a decoder reads its own cache: rotate through copies well past the L3 size, and time one hot.
+      for (const copies of [1, Math.max(2, Math.ceil((192 * 2 ** 20) / bytes))]) {
+        const calls = attnCalls(ctx, 1, copies, bf16);
+        const out = new Float32Array(NH * D);
+        const args = calls.map((c) => attentionArgs(c, out));
+        let i = 0;
+        const s = seconds(() => mod.call("attention", ...args[i++ % args.length]!), opts.reps, ctx >= 4096 ? 4 : 20);
+        const gbs = bytes / s / 1e9;
+        const cache = copies === 1 ? "one (cache)" : `${copies} copies (DRAM)`;
+        const kernel = bf16 ? "attention_bf16kv" : "attention_f32";
+        attnRows.push({ kernel, context: ctx, "K/V": cache, "µs": s * 1e6, "GB/s": gbs, "of bandwidth": gbs / bandwidth });
+        attention.push({ kernel, phase: "decode", S: 1, context: ctx, cache, us: s * 1e6, gbs, ratio: gbs / bandwidth });
+      }
+    }
+  }
+  const prefillRows: Row[] = [];
+  for (const bf16 of [false, true]) {
+    for (const S of [128, 512]) {
+      const [call] = attnCalls(S, S, 1, bf16);
+      const out = new Float32Array(S * NH * D);
+      const args = attentionArgs(call!, out);
+      const s = seconds(() => mod.call("attention", ...args), opts.reps, S >= 512 ? 1 : 4);
+      const flops = ((S * (S + 1)) / 2) * NH * 4 * D; // QK and PV over the causal triangle
+      const gflops = flops / s / 1e9;
+      const kernel = bf16 ? "attention_bf16kv" : "attention_f32";
+      prefillRows.push({ kernel, S, context: S, ms: s * 1e3, "GFLOP/s": gflops, "of f32 peak": gflops / peakN });
+      attention.push({ kernel, phase: "prefill", S, context: S, us: s * 1e6, gflops, ratio: gflops / peakN });
+    }
+  }
+
   printTable(`machine limits (${compiler.identity}; ${main.value.target} target, isa ${mod.isa}, ${threads} threads)`, [
     { figure: "f32 FMA peak, 1 thread", value: peak1, unit: "GFLOP/s" },
     { figure: `f32 FMA peak, ${threads} threads`, value: peakN, unit: "GFLOP/s" },
@@ -257,6 +316,8 @@ export async function run(args: string[]): Promise<void> {
   ]);
   printTable(`GEMM, ${threads} threads (bf16dot rounds A to bf16; vdpbf16ps peaks at twice the f32 FMA rate)`, gemmRows);
   printTable(`GEMV (M = 1), ${threads} threads, vs the best measured bandwidth (${bandwidth.toFixed(1)} GB/s)`, gemvRows);
+  printTable(`paged attention decode (S = 1, NH ${NH}, NKV ${NKV}, D ${D}, BS ${BS}), ${threads} threads: K/V bytes streamed vs the best measured bandwidth`, attnRows);
+  printTable(`paged attention prefill (one sequence, causal), ${threads} threads: 4·D flops per (query head, attended position)`, prefillRows);
   printJsonLine("native", {
     compiler: compiler.identity,
     target: main.value.target,
@@ -274,6 +335,7 @@ export async function run(args: string[]): Promise<void> {
     ompUs: ompNs?.map((n) => n / 1e3) ?? null,
     gemm: gemmRows.map((r) => ({ kernel: r.kernel, M: r.M, N: r.N, K: r.K, gflops: r["GFLOP/s"], ratio: r["of f32 peak"] })),
     gemv,
+    attention,
     buildMs,
   });
 }

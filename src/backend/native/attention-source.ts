@@ -1,16 +1,23 @@
 // Paged causal attention in C (vLLM-style block table): prefill and decode over a KV cache of fixed-size blocks.
 //
-// Flash-attention style: a work item is a tile of query rows (up to KILN_ATT_ROWS: consecutive query tokens of one
-// sequence × the query heads that share one KV head, so each K/V row is read from memory once per group) over a
-// range of context positions, walked KILN_ATT_T positions at a time with an online softmax (running max and sum per
-// row, the accumulator rescaled when the max grows), so no [S, L] score buffer exists. Scores are kept in base 2
-// (scale · log2 e folded in) and exponentiated with a vector exp2. QK^T is read along D like the nt GEMM (rows × 4
-// positions of accumulators, one transpose-and-add per 4); P·V broadcasts weights against 2 vectors of each V row.
+// Flash-attention style: a work item is a unit of query rows (at most KILN_ATT_ROWS = 16: consecutive query tokens
+// of one sequence × KV heads × the query heads of each KV head's group, so each K/V row is read from memory once per
+// group) over a range of context positions, walked KILN_ATT_T = 16 positions at a time with an online softmax
+// (running max and sum per row, the accumulator rescaled only when the max grows): no [S, L] score buffer exists.
+// Scores are kept in base 2 (scale · log2 e folded in) and exponentiated by a vector exp2 (Cephes polynomial).
 //
+// Units: prefill takes many tokens per unit (8 tokens × 2 heads at GQA 2), decode takes a token's heads of many KV
+// heads (whose rows are adjacent in the cache, so a unit streams whole blocks; K and V are walked position-major
+// across those heads so the hardware prefetchers see a few sequential streams). Two kernels:
+//  - general (every ISA): QK^T read along D like the nt GEMM (rows × 4 positions of accumulators, one
+//    transpose-and-add per 4 scores), P·V broadcasting weights against 2 vectors of each V row;
+//  - AVX-512, units of 8+ rows on one KV head (prefill): rows are the 16 lanes; Q^T is built once per unit, a
+//    position's scores are one vector (its K elements broadcast against Q^T: no horizontal sums), and the softmax
+//    runs across positions elementwise.
 // Items are claimed dynamically (an atomic counter, largest first) by the threads of one kiln_parallel_for, so causal
-// prefill (item costs grow with position) balances. When there are too few items for the threads (decode: S = 1 gives
-// NKV items) long contexts are split into chunks (flash-decoding); each chunk leaves (max, sum, accumulator) partials
-// and the thread finishing a unit's last chunk merges them. Depends on SIMD_C and the runtime.
+// prefill (item costs grow with position) balances. When a unit costs more than a quarter of a thread's share (decode:
+// S = 1 is one or a few units) its context is split into chunks (flash-decoding); each chunk leaves (max, sum,
+// accumulator) partials and the thread finishing a unit's last chunk merges them. Depends on SIMD_C and the runtime.
 
 /** C element type of a cache variant. */
 type CacheType = "f32" | "bf16";
@@ -84,11 +91,11 @@ KILN_INLINE kv kva_exp2(kv x) { kv r; for (int i = 0; i < KV_LANES; i++) r[i] = 
 #endif
 `;
 
-/** s[r * KILN_ATT_T + t] = q[r] · k[t] for r < mr, t < 4 (rows of q and k read along D). */
+/** s[r * KILN_ATT_T + t] = q[r] · (k[t] + koff)[0:D] for r < mr, t < 4 (rows of q and k read along D). */
 function qkTile(t: CacheType, mr: number): string {
   const ct = ctype(t);
   const fmas = (kl: (p: string) => string, ql: (p: string) => string) => String.raw`
-      kv k0 = ${kl("k[0] + d")}, k1 = ${kl("k[1] + d")}, k2 = ${kl("k[2] + d")}, k3 = ${kl("k[3] + d")};
+      kv k0 = ${kl("k0p + d")}, k1 = ${kl("k1p + d")}, k2 = ${kl("k2p + d")}, k3 = ${kl("k3p + d")};
       for (int r = 0; r < ${mr}; r++) {
         kv qv = ${ql("q[r] + d")};
         a[r][0] = kv_fma(qv, k0, a[r][0]);
@@ -97,7 +104,11 @@ function qkTile(t: CacheType, mr: number): string {
         a[r][3] = kv_fma(qv, k3, a[r][3]);
       }`;
   return String.raw`
-static void kiln_att_qk_${t}_m${mr}(int64_t D, const float* const* q, const ${ct}* const* k, float* s) {
+static void kiln_att_qk_${t}_m${mr}(int64_t D, const float* const* q, const ${ct}* const* k, int64_t koff, float* s) {
+  const ${ct}* k0p = k[0] + koff;
+  const ${ct}* k1p = k[1] + koff;
+  const ${ct}* k2p = k[2] + koff;
+  const ${ct}* k3p = k[3] + koff;
   kv a[${mr}][4];
   for (int r = 0; r < ${mr}; r++) a[r][0] = a[r][1] = a[r][2] = a[r][3] = kv_zero();
   int64_t d = 0;
@@ -111,29 +122,33 @@ static void kiln_att_qk_${t}_m${mr}(int64_t D, const float* const* q, const ${ct
 `;
 }
 
-/** acc[r][0:D] += sum over t < nt of p[r][t] · v[t][0:D] for r < mr (acc rows ldacc apart, padded to 2 vectors). */
-function pvTile(t: CacheType, mr: number): string {
+/**
+ * acc[r][0:D] += sum over t < nt of p[r][t] · (v[t] + voff)[0:D] for r < mr (acc rows ldacc apart, padded to 2
+ * vectors). The weights are p[r * KILN_ATT_T + t] ("rows" layout) or p[t * 16 + r] ("cols": one vector per position).
+ */
+function pvTile(t: CacheType, mr: number, layout: "rows" | "cols" = "rows"): string {
+  const pidx = layout === "rows" ? "r * KILN_ATT_T + j" : "j * 16 + r";
   const ct = ctype(t);
   const body = (v0: string, v1: string) => String.raw`
       for (int64_t j = 0; j < nt; j++) {
         kv v0 = ${v0}, v1 = ${v1};
         for (int r = 0; r < ${mr}; r++) {
-          kv pr = kv_set1(p[r * KILN_ATT_T + j]);
+          kv pr = kv_set1(p[${pidx}]);
           c[r][0] = kv_fma(pr, v0, c[r][0]);
           c[r][1] = kv_fma(pr, v1, c[r][1]);
         }
       }`;
   return String.raw`
-static void kiln_att_pv_${t}_m${mr}(int64_t D, int64_t nt, const float* p, const ${ct}* const* v, float* acc, int64_t ldacc) {
+static void kiln_att_pv_${t}_m${mr}${layout === "cols" ? "_c" : ""}(int64_t D, int64_t nt, const float* p, const ${ct}* const* v, int64_t voff, float* acc, int64_t ldacc) {
   for (int64_t d = 0; d < D; d += 2 * KV_LANES) {
     kv c[${mr}][2];
     for (int r = 0; r < ${mr}; r++) {
       c[r][0] = kv_load(acc + r * ldacc + d);
       c[r][1] = kv_load(acc + r * ldacc + d + KV_LANES);
     }
-    if (d + 2 * KV_LANES <= D) {${body(`${load(t)}(v[j] + d)`, `${load(t)}(v[j] + d + KV_LANES)`)}
+    if (d + 2 * KV_LANES <= D) {${body(`${load(t)}(v[j] + voff + d)`, `${load(t)}(v[j] + voff + d + KV_LANES)`)}
     } else {
-      int64_t n0 = D - d < KV_LANES ? D - d : KV_LANES, n1 = D - d - n0;${body(`${loadPart(t)}(v[j] + d, n0)`, `n1 > 0 ? ${loadPart(t)}(v[j] + d + KV_LANES, n1) : kv_zero()`)}
+      int64_t n0 = D - d < KV_LANES ? D - d : KV_LANES, n1 = D - d - n0;${body(`${loadPart(t)}(v[j] + voff + d, n0)`, `n1 > 0 ? ${loadPart(t)}(v[j] + voff + d + KV_LANES, n1) : kv_zero()`)}
     }
     for (int r = 0; r < ${mr}; r++) {
       kv_store(acc + r * ldacc + d, c[r][0]);
@@ -145,47 +160,78 @@ static void kiln_att_pv_${t}_m${mr}(int64_t D, int64_t nt, const float* p, const
 }
 
 /** Row-chunk dispatch: the largest specialised tile that fits the remaining rows (and the ISA's register budget). */
-function dispatch(sizes: readonly number[], max: string, call: (mr: number) => string): string {
+function dispatch(sizes: readonly number[], max: string, call: (mr: number) => string, end: string): string {
   const desc = [...sizes].sort((a, b) => b - a);
   return desc
     .map((mr, i) => {
-      const cond = i === desc.length - 1 ? "" : `if (rows - r >= ${mr} && ${max} >= ${mr}) `;
+      const cond = i === desc.length - 1 ? "" : `if (${end} - r >= ${mr} && ${max} >= ${mr}) `;
       return `${cond}{ ${call(mr)}; r += ${mr}; }`;
     })
     .join(" else ");
 }
 
-/** One item: (m, l, acc) of its rows over context positions [c0, c1), for one cache type. */
-function itemFn(t: CacheType): string {
+/**
+ * AVX-512, an item whose rows (up to 16) all read one KV head (prefill): the rows are the 16 lanes. Q is transposed
+ * once per item (pre-scaled into base 2); a tile's scores are 16 vectors, one per position, each built by
+ * broadcasting that position's K elements against Q^T, with no horizontal reductions; the online softmax runs across
+ * positions elementwise (max, sum and rescale factors of all rows in one vector); P·V reads the weights per position.
+ */
+function transposedItem(t: CacheType): string {
   const ct = ctype(t);
-  return String.raw`${QK_ROWS.map((mr) => qkTile(t, mr)).join("")}${PV_ROWS.map((mr) => pvTile(t, mr)).join("")}
-static void kiln_att_item_${t}(const kiln_att_args* a, const kiln_att_item* it, float* m, float* l, float* acc) {
-  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = (int64_t)it->nt * it->nh, BS = a->BS;
+  /* bf16 K rows are widened into an f32 tile first (one pass), so the broadcasts are plain f32 loads */
+  const kt = t === "f32" ? ct : "float";
+  const fmas = [0, 1, 2, 3, 4, 5, 6, 7].map((u) => `        s8[${u}] = _mm512_fmadd_ps(_mm512_set1_ps(k${u}[d]), qv, s8[${u}]);`).join("\n");
+  const widen = t === "f32" ? "" : String.raw`
+    float kw[KILN_ATT_T][KILN_ATT_MAX_D] __attribute__((aligned(64)));
+    const float* kq[KILN_ATT_T];
+    for (int64_t j = 0; j < KILN_ATT_T; j++) {
+      if (j < nt) {
+        int64_t d = 0;
+        for (; d + 16 <= D; d += 16) _mm512_store_ps(kw[j] + d, kv_load_bf16(kp[j] + d));
+        if (d < D) kv_store_part(kw[j] + d, kv_load_bf16_part(kp[j] + d, D - d), D - d);
+        kq[j] = kw[j];
+      } else {
+        kq[j] = kq[nt - 1];
+      }
+    }`;
+  const kq = t === "f32" ? "kp" : "kq";
+  return String.raw`${PV_ROWS.map((mr) => pvTile(t, mr, "cols")).join("")}
+static void kiln_att_item_t_${t}(const kiln_att_args* a, const kiln_att_item* it, float* m, float* l, float* acc) {
+  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = kiln_att_rows(it), BS = a->BS;
   const ${ct}* kc = (const ${ct}*)a->kcache;
   const ${ct}* vc = (const ${ct}*)a->vcache;
   const int32_t* table = a->block_table + (int64_t)it->seq * a->max_blocks;
-  const int64_t kv_off = (int64_t)it->kvh * D, row_stride = a->NKV * D;
-  const float* qrow[KILN_ATT_ROWS];
-  int64_t last[KILN_ATT_ROWS]; /* the last context position each row attends */
+  const int64_t kv_off = (int64_t)it->kv0 * D, row_stride = a->NKV * D;
+  const float sc = a->scale * 1.44269504088896340736f; /* scores in base 2 */
+  float qt[KILN_ATT_MAX_D * 16] __attribute__((aligned(64)));
+  float lastf[16] __attribute__((aligned(64)));
   int64_t last_max = -1;
-  for (int64_t r = 0; r < rows; r++) {
-    int64_t tok = it->i0 + r / it->nh, h = it->h0 + r % it->nh;
-    qrow[r] = a->q + (tok * a->NH + h) * D;
-    last[r] = a->q_pos[tok];
-    if (last[r] > last_max) last_max = last[r];
-    m[r] = -INFINITY;
-    l[r] = 0.0f;
-    for (int64_t d = 0; d < ldacc; d += KV_LANES) kv_store(acc + r * ldacc + d, kv_zero());
+  for (int64_t r = 0; r < 16; r++) {
+    if (r < rows) {
+      int64_t tok, h;
+      kiln_att_row(a, it, r, &tok, &h);
+      const float* q = a->q + (tok * a->NH + h) * D;
+      for (int64_t d = 0; d < D; d++) qt[d * 16 + r] = q[d] * sc;
+      lastf[r] = (float)a->q_pos[tok];
+      if (a->q_pos[tok] > last_max) last_max = a->q_pos[tok];
+      for (int64_t d = 0; d < ldacc; d += 16) _mm512_storeu_ps(acc + r * ldacc + d, _mm512_setzero_ps());
+    } else {
+      /* idle lanes: zero scores at every position (finite, never read back) */
+      for (int64_t d = 0; d < D; d++) qt[d * 16 + r] = 0.0f;
+      lastf[r] = 3.0e38f;
+    }
   }
   const int64_t c1 = it->c1 < last_max + 1 ? it->c1 : last_max + 1;
-  const kv scale = kv_set1(a->scale * 1.44269504088896340736f); /* scores in base 2 */
-  float s[KILN_ATT_ROWS * KILN_ATT_T] __attribute__((aligned(64)));
+  const __m512 lastv = _mm512_load_ps(lastf), ninf = _mm512_set1_ps(-INFINITY);
+  __m512 mv = ninf, lv = _mm512_setzero_ps();
+  float pt[KILN_ATT_T * 16] __attribute__((aligned(64)));
+  float corr_r[16] __attribute__((aligned(64)));
   const ${ct}* kp[KILN_ATT_T];
   const ${ct}* vp[KILN_ATT_T];
+  const int strided = a->NKV > 1;
   int64_t blk = it->c0 / BS, off = it->c0 % BS;
   for (int64_t j0 = it->c0; j0 < c1; j0 += KILN_ATT_T) {
     const int64_t nt = c1 - j0 < KILN_ATT_T ? c1 - j0 : KILN_ATT_T;
-    /* K/V rows of this tile (positions past nt repeat the last valid one: read, never used). */
     for (int64_t j = 0; j < KILN_ATT_T; j++) {
       if (j < nt) {
         int64_t slot = (int64_t)table[blk] * BS + off;
@@ -197,10 +243,170 @@ static void kiln_att_item_${t}(const kiln_att_args* a, const kiln_att_item* it, 
         vp[j] = vp[nt - 1];
       }
     }
+    if (strided && j0 + KILN_ATT_T < c1) {
+      /* the next tile's first rows: one KV head's rows are NKV·D apart, a stride the prefetchers do not follow */
+      int64_t b = blk, o = off;
+      for (int64_t j = 0; j < 4 && j0 + KILN_ATT_T + j < c1; j++) {
+        int64_t slot = (int64_t)table[b] * BS + o;
+        for (int64_t x = 0; x < D * (int64_t)sizeof(${ct}); x += 64) {
+          KILN_ATT_PREFETCH((const char*)(kc + slot * row_stride + kv_off) + x);
+          KILN_ATT_PREFETCH((const char*)(vc + slot * row_stride + kv_off) + x);
+        }
+        if (++o == BS) { o = 0; b++; }
+      }
+    }
+${widen}
+    __m512 sv[KILN_ATT_T];
+    for (int64_t jg = 0; jg < KILN_ATT_T; jg += 8) {
+      if (jg >= nt) { for (int u = 0; u < 8; u++) sv[jg + u] = ninf; continue; }
+      const ${kt}* k0 = ${kq}[jg + 0];
+      const ${kt}* k1 = ${kq}[jg + 1];
+      const ${kt}* k2 = ${kq}[jg + 2];
+      const ${kt}* k3 = ${kq}[jg + 3];
+      const ${kt}* k4 = ${kq}[jg + 4];
+      const ${kt}* k5 = ${kq}[jg + 5];
+      const ${kt}* k6 = ${kq}[jg + 6];
+      const ${kt}* k7 = ${kq}[jg + 7];
+      __m512 s8[8];
+      for (int u = 0; u < 8; u++) s8[u] = _mm512_setzero_ps();
+      for (int64_t d = 0; d < D; d++) {
+        __m512 qv = _mm512_load_ps(qt + d * 16);
+${fmas}
+      }
+      for (int u = 0; u < 8; u++) sv[jg + u] = s8[u];
+    }
+    /* causal mask per row (lanes), positions past the tile's end; then the online softmax across positions */
+    __m512 mt = ninf;
+    for (int64_t j = 0; j < KILN_ATT_T; j++) {
+      __mmask16 ok = j < nt ? _mm512_cmp_ps_mask(_mm512_set1_ps((float)(j0 + j)), lastv, _CMP_LE_OQ) : 0;
+      sv[j] = _mm512_mask_blend_ps(ok, ninf, sv[j]);
+      mt = _mm512_max_ps(mt, sv[j]);
+    }
+    const __m512 mnew = _mm512_max_ps(mv, mt);
+    /* rows with nothing attended yet keep m = -inf; subtract 0 there so no -inf - -inf */
+    const __m512 msafe = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(mnew, ninf, _CMP_EQ_OQ), mnew, _mm512_setzero_ps());
+    const __m512 corr = kva_exp2(_mm512_sub_ps(mv, msafe));
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t j = 0; j < KILN_ATT_T; j++) {
+      __m512 p = kva_exp2(_mm512_sub_ps(sv[j], msafe));
+      _mm512_store_ps(pt + j * 16, p);
+      sum = _mm512_add_ps(sum, p);
+    }
+    lv = _mm512_fmadd_ps(lv, corr, sum);
+    __mmask16 changed = _mm512_cmp_ps_mask(mnew, mv, _CMP_NEQ_UQ) & _mm512_cmp_ps_mask(mv, ninf, _CMP_NEQ_UQ);
+    changed &= (__mmask16)((1u << rows) - 1);
+    if (changed) {
+      _mm512_store_ps(corr_r, corr);
+      for (int64_t r = 0; r < rows; r++) {
+        if (!((changed >> r) & 1)) continue;
+        __m512 cv = _mm512_set1_ps(corr_r[r]);
+        for (int64_t d = 0; d < ldacc; d += 16) _mm512_storeu_ps(acc + r * ldacc + d, _mm512_mul_ps(_mm512_loadu_ps(acc + r * ldacc + d), cv));
+      }
+    }
+    mv = mnew;
+    for (int64_t r = 0; r < rows;) {
+      ${dispatch(PV_ROWS, "KILN_ATT_PV_MAX", (mr) => `kiln_att_pv_${t}_m${mr}_c(D, nt, pt + r, vp, 0, acc + r * ldacc, ldacc)`, "rows")}
+    }
+  }
+  float mo[16] __attribute__((aligned(64))), lo[16] __attribute__((aligned(64)));
+  _mm512_store_ps(mo, mv);
+  _mm512_store_ps(lo, lv);
+  for (int64_t r = 0; r < rows; r++) {
+    m[r] = mo[r];
+    l[r] = lo[r];
+  }
+}
+`;
+}
+
+/** One item: (m, l, acc) of its rows over context positions [c0, c1), for one cache type. */
+function itemFn(t: CacheType): string {
+  const ct = ctype(t);
+  return String.raw`${QK_ROWS.map((mr) => qkTile(t, mr)).join("")}${PV_ROWS.map((mr) => pvTile(t, mr)).join("")}
+#if defined(KILN_ISA_AVX512) && KILN_ATT_TRANSPOSED
+${transposedItem(t)}
+#endif
+static void kiln_att_item_${t}(const kiln_att_args* a, const kiln_att_item* it, float* m, float* l, float* acc) {
+#if defined(KILN_ISA_AVX512) && KILN_ATT_TRANSPOSED
+  if (it->nkv == 1 && kiln_att_rows(it) >= KILN_ATT_TRANSPOSED_ROWS) {
+    kiln_att_item_t_${t}(a, it, m, l, acc);
+    return;
+  }
+#endif
+  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = kiln_att_rows(it), BS = a->BS;
+  const int64_t grows = (int64_t)it->nt * it->ng; /* rows per KV head */
+  const ${ct}* kc = (const ${ct}*)a->kcache;
+  const ${ct}* vc = (const ${ct}*)a->vcache;
+  const int32_t* table = a->block_table + (int64_t)it->seq * a->max_blocks;
+  const int64_t kv_off = (int64_t)it->kv0 * D, row_stride = a->NKV * D;
+  const float* qrow[KILN_ATT_ROWS];
+  int64_t last[KILN_ATT_ROWS]; /* the last context position each row attends */
+  int64_t last_max = -1;
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t tok, h;
+    kiln_att_row(a, it, r, &tok, &h);
+    qrow[r] = a->q + (tok * a->NH + h) * D;
+    last[r] = a->q_pos[tok];
+    if (last[r] > last_max) last_max = last[r];
+    m[r] = -INFINITY;
+    l[r] = 0.0f;
+    for (int64_t d = 0; d < ldacc; d += KV_LANES) kv_store(acc + r * ldacc + d, kv_zero());
+  }
+  const int64_t c1 = it->c1 < last_max + 1 ? it->c1 : last_max + 1;
+  const kv scale = kv_set1(a->scale * 1.44269504088896340736f); /* scores in base 2 */
+  float s[KILN_ATT_ROWS * KILN_ATT_T] __attribute__((aligned(64)));
+  /* K/V row pointers of this tile and the next (positions past a tile's end repeat its last row: read, never used).
+     When the unit has only some of the KV heads, the next tile's rows are prefetched while this one is computed:
+     its rows are NKV·D apart, a stride the hardware prefetchers do not follow across pages. */
+  const ${ct}* rowp[2][2][KILN_ATT_T];
+  const int64_t row_bytes = D * it->nkv * (int64_t)sizeof(${ct}); /* the rows of consecutive KV heads are adjacent */
+  const int strided = it->nkv < a->NKV; /* else a block's rows are one contiguous stream, which the hardware follows */
+  const int64_t pv_pos = it->nkv > 1 ? KILN_ATT_PV_POS : KILN_ATT_T;
+  int64_t blk = it->c0 / BS, off = it->c0 % BS;
+#define KILN_ATT_FILL(buf, j0)                                                          \
+  do {                                                                                  \
+    const int64_t n_ = c1 - (j0) < KILN_ATT_T ? c1 - (j0) : KILN_ATT_T;                 \
+    for (int64_t j = 0; j < KILN_ATT_T; j++) {                                          \
+      if (j < n_) {                                                                     \
+        int64_t slot = (int64_t)table[blk] * BS + off;                                  \
+        (buf)[0][j] = kc + slot * row_stride + kv_off;                                  \
+        (buf)[1][j] = vc + slot * row_stride + kv_off;                                  \
+        if (++off == BS) { off = 0; blk++; }                                            \
+      } else {                                                                          \
+        (buf)[0][j] = (buf)[0][n_ - 1];                                                 \
+        (buf)[1][j] = (buf)[1][n_ - 1];                                                 \
+      }                                                                                 \
+    }                                                                                   \
+  } while (0)
+  if (it->c0 < c1) KILN_ATT_FILL(rowp[0], it->c0);
+  int cur = 0;
+  for (int64_t j0 = it->c0; j0 < c1; j0 += KILN_ATT_T, cur ^= 1) {
+    const int64_t nt = c1 - j0 < KILN_ATT_T ? c1 - j0 : KILN_ATT_T;
+    const ${ct}* const* kp = rowp[cur][0];
+    const ${ct}* const* vp = rowp[cur][1];
+    if (j0 + KILN_ATT_T < c1) {
+      KILN_ATT_FILL(rowp[cur ^ 1], j0 + KILN_ATT_T);
+    }
+    if (j0 + KILN_ATT_T < c1 && strided) {
+      const int64_t nn = c1 - j0 - KILN_ATT_T < KILN_ATT_T ? c1 - j0 - KILN_ATT_T : KILN_ATT_T;
+      for (int64_t j = 0; j < nn; j++) {
+        const char* kr = (const char*)rowp[cur ^ 1][0][j];
+        const char* vr = (const char*)rowp[cur ^ 1][1][j];
+        for (int64_t b = 0; b < row_bytes; b += 64) {
+          KILN_ATT_PREFETCH(kr + b);
+          KILN_ATT_PREFETCH(vr + b);
+        }
+      }
+    }
     /* scores */
+    /* position-major over the KV heads: each position's rows of all the unit's heads are adjacent, so K is read as
+       a few sequential streams (which the hardware prefetchers follow), not one stream per position */
     for (int64_t j = 0; j < nt; j += 4) {
-      for (int64_t r = 0; r < rows;) {
-        ${dispatch(QK_ROWS, "KILN_ATT_QK_MAX", (mr) => `kiln_att_qk_${t}_m${mr}(D, qrow + r, kp + j, s + r * KILN_ATT_T + j)`)}
+      for (int64_t kl = 0; kl < it->nkv; kl++) {
+        const int64_t rend = (kl + 1) * grows;
+        for (int64_t r = kl * grows; r < rend;) {
+          ${dispatch(QK_ROWS, "KILN_ATT_QK_MAX", (mr) => `kiln_att_qk_${t}_m${mr}(D, qrow + r, kp + j, kl * D, s + r * KILN_ATT_T + j)`, "rend")}
+        }
       }
     }
     /* online softmax: s becomes the weights of this tile */
@@ -231,10 +437,17 @@ static void kiln_att_item_${t}(const kiln_att_args* a, const kiln_att_item* it, 
       l[r] += kv_sum(sum);
     }
     /* acc += weights · V */
-    for (int64_t r = 0; r < rows;) {
-      ${dispatch(PV_ROWS, "KILN_ATT_PV_MAX", (mr) => `kiln_att_pv_${t}_m${mr}(D, nt, s + r * KILN_ATT_T, vp, acc + r * ldacc, ldacc)`)}
+    for (int64_t j = 0; j < nt; j += pv_pos) {
+      const int64_t np = nt - j < pv_pos ? nt - j : pv_pos;
+      for (int64_t kl = 0; kl < it->nkv; kl++) {
+        const int64_t rend = (kl + 1) * grows;
+        for (int64_t r = kl * grows; r < rend;) {
+          ${dispatch(PV_ROWS, "KILN_ATT_PV_MAX", (mr) => `kiln_att_pv_${t}_m${mr}(D, np, s + r * KILN_ATT_T + j, vp + j, kl * D, acc + r * ldacc, ldacc)`, "rend")}
+        }
+      }
     }
   }
+#undef KILN_ATT_FILL
 }
 
 ${paged(t)}`;
@@ -262,8 +475,23 @@ const DRIVER_C = String.raw`
 #define KILN_ATT_T 16              /* context positions per tile (scores of one row: 16 floats) */
 #define KILN_ATT_ROWS 16           /* query rows per item: tokens × the heads of one KV group */
 #define KILN_ATT_MAX_D 256
-#define KILN_ATT_MIN_CHUNK 256     /* context positions below which a unit is never split */
+#define KILN_ATT_MIN_CHUNK 64      /* context positions below which a unit is never split */
 #define KILN_ATT_SERIAL_WORK 65536.0
+/* positions per P·V pass over the KV heads of a unit with several (fewer: V read as fewer, more sequential
+   streams; more: less accumulator traffic). A unit of one KV head passes over the whole tile at once. */
+#ifndef KILN_ATT_PV_POS
+#define KILN_ATT_PV_POS 8
+#endif
+/* AVX-512: items of at least this many rows on one KV head take the transposed (lanes = rows) kernel */
+#ifndef KILN_ATT_TRANSPOSED
+#define KILN_ATT_TRANSPOSED 1
+#endif
+#ifndef KILN_ATT_TRANSPOSED_ROWS
+#define KILN_ATT_TRANSPOSED_ROWS 8
+#endif
+#ifndef KILN_ATT_PREFETCH
+#define KILN_ATT_PREFETCH(p) KILN_PREFETCH_L2(p)
+#endif
 /* accumulator row stride: D rounded up to 2 vectors */
 #define KILN_ATT_LDACC(D) (((D) + 2 * KV_LANES - 1) / (2 * KV_LANES) * (2 * KV_LANES))
 /* floats per chunk partial: m[rows], l[rows], acc[rows][ldacc] (sized for the most rows) */
@@ -288,14 +516,16 @@ typedef struct {
   float* out;
 } kiln_att_args;
 
-/* A unit: query tokens i0..i0+nt-1 (one sequence) × query heads h0..h0+nh-1 (one KV head), rows r = t * nh + g.
+/* A unit: query tokens i0..i0+nt-1 (one sequence) × KV heads kv0..kv0+nkv-1 × the query heads g0..g0+ng-1 of
+   each one's group; rows r = (kl * nt + t) * ng + g (the rows of one KV head are adjacent). Decode takes many KV
+   heads per unit (their rows lie side by side in the cache, so a unit streams whole blocks), prefill many tokens.
    An item: a unit over context positions [c0, c1); a split unit's items write partials and the last one merges. */
 typedef struct {
-  int32_t i0, nt, h0, nh, kvh, seq;
+  int32_t i0, nt, kv0, nkv, g0, ng, seq;
   int64_t c0, c1;
   int64_t cost;
   int64_t unit;   /* index into the split table, or -1: the item is the whole unit and writes out */
-  int64_t part;   /* this chunk's partial (rows × (ldacc + 2) floats) */
+  int64_t part;   /* this chunk's partial (KILN_ATT_PART floats from parts + part * KILN_ATT_PART) */
 } kiln_att_item;
 
 typedef struct {
@@ -316,12 +546,23 @@ typedef struct {
   atomic_llong next;
 } kiln_att_job;
 
+KILN_INLINE int64_t kiln_att_rows(const kiln_att_item* it) { return (int64_t)it->nt * it->nkv * it->ng; }
+
+/* The query token and head of row r of an item. */
+KILN_INLINE void kiln_att_row(const kiln_att_args* a, const kiln_att_item* it, int64_t r, int64_t* tok, int64_t* h) {
+  const int64_t per_kv = (int64_t)it->nt * it->ng, kl = r / per_kv, t = r % per_kv / it->ng, g = r % it->ng;
+  *tok = it->i0 + t;
+  *h = (it->kv0 + kl) * (a->NH / a->NKV) + it->g0 + g;
+}
+
 static float* kiln_att_out_row(const kiln_att_args* a, const kiln_att_item* it, int64_t r) {
-  return a->out + ((int64_t)(it->i0 + r / it->nh) * a->NH + it->h0 + r % it->nh) * a->D;
+  int64_t tok, h;
+  kiln_att_row(a, it, r, &tok, &h);
+  return a->out + (tok * a->NH + h) * a->D;
 }
 
 static void kiln_att_write(const kiln_att_args* a, const kiln_att_item* it, const float* l, const float* acc) {
-  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = (int64_t)it->nt * it->nh;
+  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = kiln_att_rows(it);
   for (int64_t r = 0; r < rows; r++) {
     float* o = kiln_att_out_row(a, it, r);
     kv inv = kv_set1(1.0f / l[r]);
@@ -334,7 +575,7 @@ static void kiln_att_write(const kiln_att_args* a, const kiln_att_item* it, cons
 /* out rows of a split unit = the chunks' accumulators, each weighted by 2^(m_c - M), over the weighted sums. */
 static void kiln_att_merge(const kiln_att_job* job, const kiln_att_item* it, const kiln_att_split* sp) {
   const kiln_att_args* a = job->a;
-  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = (int64_t)it->nt * it->nh, part = KILN_ATT_PART(D);
+  const int64_t D = a->D, ldacc = KILN_ATT_LDACC(D), rows = kiln_att_rows(it), part = KILN_ATT_PART(D);
   for (int64_t r = 0; r < rows; r++) {
     float M = -INFINITY, L = 0.0f;
     for (int32_t c = 0; c < sp->chunks; c++) {
@@ -376,7 +617,7 @@ static void kiln_att_worker(void* p, int64_t lo, int64_t hi) {
       kiln_att_write(a, it, l, acc);
       continue;
     }
-    const int64_t rows = (int64_t)it->nt * it->nh;
+    const int64_t rows = kiln_att_rows(it);
     float* pp = job->parts + it->part * KILN_ATT_PART(a->D);
     memcpy(pp, m, sizeof(float) * rows);
     memcpy(pp + rows, l, sizeof(float) * rows);
@@ -392,11 +633,12 @@ static int kiln_att_by_cost(const void* x, const void* y) {
   if (a->cost != b->cost) return a->cost > b->cost ? -1 : 1;
   /* qsort is not stable: tie-break on the item's identity so the order is deterministic */
   if (a->i0 != b->i0) return a->i0 < b->i0 ? -1 : 1;
-  if (a->h0 != b->h0) return a->h0 < b->h0 ? -1 : 1;
+  if (a->kv0 != b->kv0) return a->kv0 < b->kv0 ? -1 : 1;
+  if (a->g0 != b->g0) return a->g0 < b->g0 ? -1 : 1;
   return a->c0 < b->c0 ? -1 : a->c0 > b->c0;
 }
 
-/* Plans units (query tiles × KV heads × head groups), splits long ones when the threads would otherwise idle,
+/* Plans units (query tiles × KV heads × head groups, up to KILN_ATT_ROWS rows each), splits long ones when the threads would otherwise idle,
    and runs the items largest first on every thread. */
 static void kiln_att_run(const kiln_att_args* a, kiln_att_item_fn fn) {
   const int64_t S = a->S, NH = a->NH, NKV = a->NKV, D = a->D;
@@ -419,8 +661,7 @@ static void kiln_att_run(const kiln_att_args* a, kiln_att_item_fn fn) {
     ntiles++;
     i = e;
   }
-  const int64_t nunits = ntiles * NKV * ngroups;
-  kiln_att_item* units = (kiln_att_item*)kiln_scratch(sizeof(kiln_att_item) * (size_t)nunits);
+  kiln_att_item* units = (kiln_att_item*)kiln_scratch(sizeof(kiln_att_item) * (size_t)(ntiles * NKV * ngroups));
   if (!units) return;
   int64_t u = 0, total = 0;
   for (int64_t i = 0; i < S;) {
@@ -429,17 +670,22 @@ static void kiln_att_run(const kiln_att_args* a, kiln_att_item_fn fn) {
       if (a->q_pos[e] + 1 > ctx) ctx = a->q_pos[e] + 1;
       e++;
     }
-    for (int64_t kvh = 0; kvh < NKV; kvh++) {
+    /* KV heads per unit: as many as the rows allow (decode: a whole token's heads, read as contiguous rows) */
+    int64_t per = KILN_ATT_ROWS / ((e - i) * gsize);
+    per = per < 1 ? 1 : per > NKV ? NKV : per;
+    for (int64_t kv0 = 0; kv0 < NKV; kv0 += per) {
+      int64_t nkv = NKV - kv0 < per ? NKV - kv0 : per;
       for (int64_t g0 = 0; g0 < G; g0 += gsize) {
-        int64_t nh = G - g0 < gsize ? G - g0 : gsize;
-        kiln_att_item it = {(int32_t)i, (int32_t)(e - i), (int32_t)(kvh * G + g0), (int32_t)nh, (int32_t)kvh, a->q_seq[i],
-                            0, ctx, ctx * (e - i) * nh, -1, 0};
+        int64_t ng = G - g0 < gsize ? G - g0 : gsize;
+        kiln_att_item it = {(int32_t)i, (int32_t)(e - i), (int32_t)kv0, (int32_t)nkv, (int32_t)g0, (int32_t)ng, a->q_seq[i],
+                            0, ctx, ctx * (e - i) * nkv * ng, -1, 0};
         units[u++] = it;
         total += it.cost;
       }
     }
     i = e;
   }
+  const int64_t nunits = u;
   const int nth = kiln_num_threads();
   const int serial = (double)total * (double)D < KILN_ATT_SERIAL_WORK || nth <= 1;
   /* Split a unit costing more than a quarter of one thread's share, into chunks of whole tiles. */
@@ -483,7 +729,7 @@ static void kiln_att_run(const kiln_att_args* a, kiln_att_item_fn fn) {
         kiln_att_item ci = it;
         ci.c0 = c * len;
         ci.c1 = (c + 1) * len < ctx ? (c + 1) * len : ctx;
-        ci.cost = (ci.c1 - ci.c0) * it.nt * it.nh;
+        ci.cost = (ci.c1 - ci.c0) * kiln_att_rows(&it);
         ci.unit = sidx;
         ci.part = part++;
         items[n++] = ci;
