@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { KilnError } from "../util/index.js";
 import { runDemo } from "./demo.js";
+import { runQuickstart } from "./quickstart.js";
 import { runCompile, runGenerate } from "./generate-command.js";
 import { presetHelp, runMakeModel } from "./make-model-command.js";
 import { cacheClear, cacheInfo, cacheLs, cachePrune, cacheVerify, parseSize } from "./cache-command.js";
@@ -15,6 +16,10 @@ program
   .action(() => runDemo((line) => console.log(line)));
 
 const say = (line: string) => console.log(line);
+program
+  .command("quickstart")
+  .description("make the tiny model if absent, then generate with it cold and warm (what npm start runs)")
+  .action(() => runQuickstart(say));
 const modelOptions = (c: Command) =>
   c
     .requiredOption("--model <dir>", "model folder (config.json, *.safetensors, tokenizer.json)")

@@ -19,7 +19,8 @@ export interface Generation {
   /** The new tokens only. */
   readonly generatedIds: readonly number[];
   readonly finishReason: "length" | "stop";
-  readonly timings: { readonly prefill_ms: number; readonly decode_ms: number };
+  /** `first_token_at_ms`: when the first token was sampled, in ms since the process started (performance.now()). */
+  readonly timings: { readonly prefill_ms: number; readonly decode_ms: number; readonly first_token_at_ms?: number };
 }
 
 /** `forward(ids [s] i32) → logits [s, vocab] f32`, e.g. a compiled CausalLM. */

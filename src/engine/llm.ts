@@ -45,7 +45,8 @@ export type Prompt = string | readonly number[];
 
 export class LLM {
   readonly config: ModelConfig;
-  readonly tokenizer: TextCodec | undefined;
+  readonly #dir: string;
+  #tokenizer: TextCodec | null | undefined;
   readonly loadMs: number;
   readonly #model: CausalLM & { compileActivity: CompileActivity };
   readonly #engine: PagedEngine;
@@ -54,7 +55,8 @@ export class LLM {
     const t0 = performance.now();
     const ckpt = loadCheckpoint(options.model);
     this.config = ckpt.config;
-    this.tokenizer = options.tokenizer ?? loadTokenizer(options.model);
+    this.#dir = options.model;
+    this.#tokenizer = options.tokenizer;
     const dtype: DType = options.dtype ?? (ckpt.config.torchDtype === "bf16" ? "bf16" : "f32");
     const Model = supportsCompile(CausalLM, { dynamicArgDims: pagedDynamicDims(ckpt.config.numHiddenLayers), prefix: "model", backend: options.backend });
     this.#model = new Model(ckpt.config, dtype) as CausalLM & { compileActivity: CompileActivity };
@@ -68,6 +70,12 @@ export class LLM {
     const forward = (ids: Tensor, ...paged: Tensor[]) => this.#model.forward(ids, ...paged);
     this.#engine = new PagedEngine(forward, cache, { vocabSize: ckpt.config.vocabSize, maxContext: Math.min(maxContext, cache.capacity) });
     this.loadMs = performance.now() - t0;
+  }
+
+  /** The folder's tokenizer, loaded on first use (parsing tokenizer.json takes a while: ids-only runs skip it). */
+  get tokenizer(): TextCodec | undefined {
+    if (this.#tokenizer === undefined) this.#tokenizer = loadTokenizer(this.#dir) ?? null;
+    return this.#tokenizer ?? undefined;
   }
 
   /** Cache outcomes (compiled / loaded / memory) and miss reasons so far. */

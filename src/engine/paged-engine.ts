@@ -55,6 +55,7 @@ export class PagedEngine {
     const seqs: Sequence[] = prompts.map((p) => ({ prompt: p, ids: [...p], sampler: new Sampler(params), blocks: new SequenceBlocks() }));
     const t0 = performance.now();
     let prefillMs = 0;
+    let firstTokenAt: number | undefined;
     try {
       // Reserve every sequence's whole length up front: a batch that fits never fails midway.
       const needed = seqs.reduce((n, s) => n + this.cache.blocksFor(s.prompt.length + params.maxTokens), 0);
@@ -70,6 +71,7 @@ export class PagedEngine {
         );
         const logits = this.forward(...(batchInputs(this.cache, entries) as [Tensor, ...Tensor[]])).values();
         if (step === 0) prefillMs = performance.now() - t0;
+        const sampledAt = performance.now();
         const vocab = logits.length / active.length;
         const events = active.map((s, i): TokenEvent => {
           const token = s.sampler.sample(logits.subarray(i * vocab, (i + 1) * vocab), s.ids);
@@ -78,6 +80,7 @@ export class PagedEngine {
           else if (s.ids.length - s.prompt.length >= params.maxTokens) s.finishReason = "length";
           return { sequence: seqs.indexOf(s), token, ...(s.finishReason ? { finishReason: s.finishReason } : {}) };
         });
+        firstTokenAt ??= sampledAt;
         yield events;
       }
     } finally {
@@ -88,7 +91,7 @@ export class PagedEngine {
       promptIds: [...s.prompt],
       generatedIds: s.ids.slice(s.prompt.length),
       finishReason: s.finishReason!,
-      timings: { prefill_ms: prefillMs, decode_ms: decodeMs },
+      timings: { prefill_ms: prefillMs, decode_ms: decodeMs, ...(firstTokenAt !== undefined ? { first_token_at_ms: firstTokenAt } : {}) },
     }));
   }
 

@@ -2,25 +2,15 @@
 // (acceptance 2), batched generation equals generating each prompt alone (acceptance 3), and
 // bad requests are refused before any forward runs.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
 import { ArgumentError, type Tensor, compile, tensor } from "../../src/index.js";
-import { CausalLM, loadCheckpoint, pagedDynamicDims } from "../../src/models/index.js";
+import { pagedDynamicDims } from "../../src/models/index.js";
 import { PagedEngine, PagedKvCache, SequenceBlocks, argmaxOf, batchInputs, generate } from "../../src/engine/index.js";
 import { assertAllClose } from "../helpers/assert-close.js";
-import { projectRoot } from "../helpers/root.js";
+import { tinyQwen3, tinyQwen3Reference } from "../helpers/tiny-qwen3.js";
 
-const dir = join(projectRoot(), "test", "fixtures", "tiny-qwen3");
-const reference = JSON.parse(readFileSync(join(dir, "reference.json"), "utf8")) as { f32: { prompt_ids: number[]; greedy: number[] }[] };
-
-function model(): CausalLM {
-  const ckpt = loadCheckpoint(dir);
-  const m = new CausalLM(ckpt.config, "f32");
-  const names = new Set(m.namedParameters().map(([n]) => n));
-  m.loadStateDict(Object.fromEntries([...ckpt.tensors].filter(([n]) => names.has(n))), { strict: false });
-  return m;
-}
+const reference = tinyQwen3Reference;
+const model = tinyQwen3;
 
 const m = model();
 const { numHiddenLayers: layers, numKeyValueHeads: kvHeads, headDim, vocabSize } = m.config;
