@@ -3,8 +3,11 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../tensor/index.js";
 import { BINARY_FNS, UNARY_FNS, erf, geluScalar } from "../ops/index.js";
 import type { JS_RUNTIME_HELPERS } from "../codegen/index.js";
+import { pagedAttention } from "./js-attention.js";
 
-export const JS_RUNTIME: Readonly<Record<(typeof JS_RUNTIME_HELPERS)[number], (...xs: number[]) => number>> = {
+type Helper = (typeof JS_RUNTIME_HELPERS)[number];
+
+export const JS_RUNTIME: Readonly<Record<Exclude<Helper, "pagedAttention">, (...xs: number[]) => number> & { pagedAttention: typeof pagedAttention }> = {
   bf2f: bf16ToF32,
   f2bf: f32ToBf16,
   h2f: f16ToF32,
@@ -19,4 +22,5 @@ export const JS_RUNTIME: Readonly<Record<(typeof JS_RUNTIME_HELPERS)[number], (.
   sigmoid: UNARY_FNS.sigmoid,
   silu: UNARY_FNS.silu,
   ix: (v, n) => (v < 0 ? v + n : v),
+  pagedAttention,
 };

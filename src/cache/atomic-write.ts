@@ -3,8 +3,9 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
-/** Writes `data` (bytes, text, or chunks written in order, so large files need no one big buffer). */
-export function writeFileAtomic(path: string, data: Uint8Array | string | readonly Uint8Array[]): void {
+/** Writes `data` (bytes, text, or chunks written in order, so large files need no one big buffer; a generator's
+ * chunks are produced as they are written). */
+export function writeFileAtomic(path: string, data: Uint8Array | string | Iterable<Uint8Array>): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);

@@ -1,22 +1,32 @@
-// `kiln generate`: token generation from a Hugging Face model folder, compiled ahead of time through
-// the cache (a second run loads the bundle). Text prompts need the tokenizer (not yet): use --prompt-ids.
-import { supportsCompile, type CompileActivity } from "../compile/index.js";
-import { CausalLM, loadCheckpoint } from "../models/index.js";
-import { generate } from "../engine/index.js";
+// `kiln generate`: text (or token ids) from a Hugging Face model folder through the LLM API —
+// compiled ahead of time via the cache, streamed to stdout, with a summary line on stderr.
+// `kiln compile`: the same model loaded or compiled into the cache, without generating.
+import { type LLMOutput, LLM, type LLMParams } from "../engine/index.js";
 import { ArgumentError, counters, setLogSink } from "../util/index.js";
 
-export interface GenerateOptions {
+export interface ModelOptions {
   readonly model: string;
+  readonly backend?: "native" | "js" | "auto";
+  readonly dtype?: string;
+  readonly kvCacheTokens?: string;
+  readonly threads?: string;
+}
+
+export interface GenerateOptions extends ModelOptions {
   readonly promptIds?: string;
   readonly prompt?: string;
   readonly maxTokens: string;
   readonly temperature: string;
   readonly topK?: string;
   readonly topP?: string;
+  readonly repetitionPenalty?: string;
+  readonly stop?: string[];
   readonly seed: string;
-  readonly backend?: "native" | "js" | "auto";
   readonly json?: boolean;
+  readonly chat?: boolean;
+  readonly think?: boolean;
 }
+
 
 function parseIds(text: string): number[] {
   const ids = text.split(",").map((s) => s.trim()).filter(Boolean).map(Number);
@@ -24,44 +34,98 @@ function parseIds(text: string): number[] {
   return ids;
 }
 
-export function runGenerate(o: GenerateOptions, out: (s: string) => void, err: (s: string) => void): void {
-  if (o.prompt !== undefined && o.promptIds === undefined) {
-    throw new ArgumentError("kiln generate", "text prompts need the tokenizer, which is not implemented yet: pass --prompt-ids 1,2,3");
-  }
-  const promptIds = parseIds(o.promptIds ?? "");
-  const misses: string[] = [];
-  const restore = setLogSink((line) => (o.json ? misses.push(line) : err(line)));
+function number(flag: string, text: string | undefined, check: (n: number) => boolean, what: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!check(n)) throw new ArgumentError(flag, `expected ${what}, got '${text}'`);
+  return n;
+}
+const isCount = (n: number) => Number.isInteger(n) && n > 0;
+
+/** Builds the LLM for the model flags (threads are set before any native code loads). */
+export function openModel(o: ModelOptions): LLM {
+  const threads = number("--threads", o.threads, isCount, "a positive integer");
+  if (threads !== undefined) process.env.KILN_NUM_THREADS = String(threads);
+  if (o.dtype !== undefined && o.dtype !== "f32" && o.dtype !== "bf16") throw new ArgumentError("--dtype", `expected f32 or bf16, got '${o.dtype}'`);
+  const kvCacheTokens = number("--kv-cache-tokens", o.kvCacheTokens, isCount, "a positive integer");
+  return new LLM({
+    model: o.model, backend: o.backend,
+    ...(o.dtype ? { dtype: o.dtype } : {}), ...(kvCacheTokens ? { kvCacheTokens } : {}),
+  });
+}
+
+export async function runGenerate(o: GenerateOptions, out: (s: string) => void, err: (s: string) => void): Promise<void> {
+  if ((o.prompt === undefined) === (o.promptIds === undefined)) throw new ArgumentError("kiln generate", "give the prompt as --prompt \"text\" or --prompt-ids 1,2,3 (one of them)");
+  const params: LLMParams = {
+    maxTokens: number("--max-tokens", o.maxTokens, (n) => Number.isInteger(n) && n >= 0, "a non-negative integer")!,
+    temperature: number("--temperature", o.temperature, (n) => n >= 0, "a number >= 0")!,
+    seed: number("--seed", o.seed, Number.isInteger, "an integer")!,
+    ...(o.topK !== undefined ? { topK: number("--top-k", o.topK, (n) => Number.isInteger(n) && n >= 0, "a non-negative integer")! } : {}),
+    ...(o.topP !== undefined ? { topP: number("--top-p", o.topP, (n) => n > 0 && n <= 1, "a number in (0, 1]")! } : {}),
+    ...(o.repetitionPenalty !== undefined ? { repetitionPenalty: number("--repetition-penalty", o.repetitionPenalty, (n) => n > 0, "a number > 0")! } : {}),
+    ...(o.stop?.length ? { stop: o.stop } : {}),
+  };
+  const log: string[] = [];
+  const restore = setLogSink((line) => (o.json ? log.push(line) : err(line)));
   try {
     const t0 = performance.now();
-    const ckpt = loadCheckpoint(o.model);
-    const Model = supportsCompile(CausalLM, { dynamicArgDims: { 0: [0] }, prefix: "model", backend: o.backend });
-    const model = new Model(ckpt.config, "f32");
-    const names = new Set(model.namedParameters().map(([n]) => n));
-    model.loadStateDict(Object.fromEntries([...ckpt.tensors].filter(([n]) => names.has(n))), { strict: false });
-    const loadMs = performance.now() - t0;
-    const result = generate((ids) => model.forward(ids), promptIds, {
-      maxTokens: Number(o.maxTokens), temperature: Number(o.temperature), seed: Number(o.seed),
-      ...(o.topK ? { topK: Number(o.topK) } : {}), ...(o.topP ? { topP: Number(o.topP) } : {}),
-      stopIds: ckpt.config.eosTokenIds, maxContext: ckpt.config.maxPositionEmbeddings,
-    });
-    const activity = (model as unknown as { compileActivity: CompileActivity }).compileActivity;
+    const llm = openModel(o);
+    const promptIds = o.promptIds !== undefined
+      ? parseIds(o.promptIds)
+      : o.chat
+        ? llm.chat([{ role: "user", content: o.prompt! }], o.think === undefined ? {} : { enableThinking: o.think })
+        : llm.encode(o.prompt!);
+    const t1 = performance.now();
+    llm.compile();
+    const compileMs = performance.now() - t1;
+    const cold = llm.compileActivity.outcomes.includes("compiled");
+    let result: LLMOutput;
+    const t2 = performance.now();
+    if (o.json) {
+      result = (await llm.generate([promptIds], params))[0]!;
+    } else {
+      // Stream: text as it is decoded (ids when the folder has no tokenizer).
+      const it = llm.stream(promptIds, params);
+      let r = await it.next();
+      for (; !r.done; r = await it.next()) process.stdout.write(llm.tokenizer ? r.value.text : `${r.value.token} `);
+      result = r.value;
+      out("");
+    }
     const c = counters();
-    const timings = { load_ms: loadMs, ...result.timings, total_ms: performance.now() - t0 };
+    const timings = { load_ms: llm.loadMs, compile_ms: compileMs, ...result.timings, generate_ms: performance.now() - t2, total_ms: performance.now() - t0 };
     if (o.json) {
       out(JSON.stringify({
-        prompt_ids: result.promptIds, generated_ids: result.generatedIds, text: null, finish_reason: result.finishReason, timings,
+        prompt_ids: promptIds, generated_ids: result.generatedIds, text: result.text, finish_reason: result.finishReason, timings,
         compile: {
           traces: c.traces, compiler_invocations: c.compilerInvocations, bundles_loaded: c.bundlesLoaded, bundles_saved: c.bundlesSaved,
-          outcomes: activity.outcomes, cache_misses: activity.missReasons, log: misses,
+          outcomes: llm.compileActivity.outcomes, cache_misses: llm.compileActivity.missReasons, log,
         },
       }));
     } else {
-      out(result.generatedIds.join(" "));
-      const gen = result.generatedIds.length;
-      const compiled = activity.outcomes.includes("compiled");
-      const prompt = `prompt ${(promptIds.length / (result.timings.prefill_ms / 1000)).toFixed(0)} tok/s${compiled ? " (this first call included compiling)" : ""}`;
-      err(`kiln: load ${loadMs.toFixed(0)} ms, ${compiled ? "cold (compiled)" : "warm (bundle loaded)"}, ${prompt}, generated ${gen} tokens in ${result.timings.decode_ms.toFixed(0)} ms`);
+      const rate = (n: number, ms: number) => (ms > 0 ? `${(n / (ms / 1000)).toFixed(1)} tok/s` : "-");
+      const decoded = Math.max(0, result.generatedIds.length - 1);
+      err(
+        `kiln: load ${llm.loadMs.toFixed(0)} ms, ${cold ? "cold: compiled" : "warm: loaded"} in ${compileMs.toFixed(0)} ms, ` +
+          `prompt ${promptIds.length} tokens at ${rate(promptIds.length, result.timings.prefill_ms)}, ` +
+          `generated ${result.generatedIds.length} tokens at ${rate(decoded, result.timings.decode_ms)} (${result.finishReason})`,
+      );
     }
+  } finally {
+    setLogSink(restore);
+  }
+}
+
+export function runCompile(o: ModelOptions & { readonly out?: string }, say: (s: string) => void): void {
+  // --out DIR: a cache folder of its own, to ship; run with KILN_CACHE_DIR=DIR (and KILN_FORCE_AOT_LOAD=1) where it is deployed.
+  if (o.out) process.env.KILN_CACHE_DIR = o.out;
+  const restore = setLogSink(say);
+  try {
+    const t0 = performance.now();
+    const llm = openModel(o);
+    llm.compile();
+    const outcome = llm.compileActivity.outcomes[0];
+    say(`kiln: ${outcome === "loaded" ? "already in the cache (loaded)" : outcome === "compiled" ? "compiled and saved" : "compiled in memory only (no writable cache)"} in ${(performance.now() - t0).toFixed(0)} ms` +
+      (o.out ? `; ship ${o.out} and run with KILN_CACHE_DIR=${o.out}` : ""));
   } finally {
     setLogSink(restore);
   }

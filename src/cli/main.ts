@@ -3,7 +3,9 @@
 import { Command } from "commander";
 import { KilnError } from "../util/index.js";
 import { runDemo } from "./demo.js";
-import { runGenerate } from "./generate-command.js";
+import { runQuickstart } from "./quickstart.js";
+import { runCompile, runGenerate } from "./generate-command.js";
+import { presetHelp, runMakeModel } from "./make-model-command.js";
 import { cacheClear, cacheInfo, cacheLs, cachePrune, cacheVerify, parseSize } from "./cache-command.js";
 
 const program = new Command("kiln").description("Kiln: an ahead-of-time ML compiler for TypeScript").version("0.1.0");
@@ -15,19 +17,44 @@ program
 
 const say = (line: string) => console.log(line);
 program
-  .command("generate")
-  .description("generate tokens with a Hugging Face model folder (Llama / Qwen3), compiled ahead of time via the cache")
-  .requiredOption("--model <dir>", "model folder (config.json, *.safetensors)")
-  .option("--prompt-ids <ids>", "prompt as comma-separated token ids")
-  .option("--prompt <text>", "prompt text (needs the tokenizer: not yet implemented)")
+  .command("quickstart")
+  .description("make the tiny model if absent, then generate with it cold and warm (what npm start runs)")
+  .action(() => runQuickstart(say));
+const modelOptions = (c: Command) =>
+  c
+    .requiredOption("--model <dir>", "model folder (config.json, *.safetensors, tokenizer.json)")
+    .option("--backend <name>", "native | js | auto")
+    .option("--dtype <dtype>", "weight storage: f32 | bf16 (default: the checkpoint's)")
+    .option("--kv-cache-tokens <n>", "tokens the KV cache holds (default min(4096, context))")
+    .option("--threads <n>", "native threads (default: physical cores)");
+modelOptions(program.command("generate"))
+  .description("generate text with a Hugging Face model folder (Llama / Qwen3), compiled ahead of time via the cache")
+  .option("--prompt <text>", "prompt text (uses the folder's tokenizer)")
+  .option("--prompt-ids <ids>", "prompt as comma-separated token ids (no tokenizer needed)")
   .option("--max-tokens <n>", "tokens to generate", "32")
   .option("--temperature <t>", "0 is greedy", "0")
   .option("--top-k <k>", "keep the k most likely tokens")
   .option("--top-p <p>", "nucleus sampling threshold")
+  .option("--repetition-penalty <r>", "> 1 discourages repeats")
+  .option("--stop <text...>", "stop when the output contains this text")
   .option("--seed <s>", "sampling seed (same seed, same output)", "0")
-  .option("--backend <name>", "native | js | auto")
-  .option("--json", "print one JSON object (ids, timings, compile activity) instead of streaming")
+  .option("--chat", "wrap --prompt as a user turn in the model's chat template")
+  .option("--no-think", "with --chat on Qwen3: answer without a thinking block")
+  .option("--json", "print one JSON object (ids, text, timings, compile activity) instead of streaming")
   .action((o) => runGenerate(o, (l) => process.stdout.write(l + "\n"), (l) => process.stderr.write(l + "\n")));
+modelOptions(program.command("compile"))
+  .description("load or compile the model into the AOT cache without generating, so a deployment never compiles")
+  .option("--out <dir>", "write into this folder (a cache of its own, to ship) instead of the cache")
+  .action((o) => runCompile(o, (l) => process.stderr.write(l + "\n")));
+program
+  .command("make-model")
+  .description("write a Hugging Face model folder (config, real tokenizer, seeded random weights) for a preset")
+  .requiredOption("--preset <name>", presetHelp)
+  .requiredOption("--out <dir>", "folder to write (must be empty or absent)")
+  .option("--dtype <dtype>", "weight dtype: bf16 | f32", "bf16")
+  .option("--seed <n>", "weight seed (changes only model.safetensors)", "0")
+  .option("--force", "write into a non-empty folder")
+  .action((o) => runMakeModel(o, say, (l) => process.stderr.write(l + "\n")));
 const cache = program.command("cache").description("inspect and maintain the AOT cache ($KILN_CACHE_DIR, default ~/.cache/kiln)");
 cache.command("ls").description("list bundles: key, prefix, size, created, last used, backend").action(() => cacheLs(say));
 cache.command("info <pathOrKey>").description("print a bundle's manifest and guards").action((t: string) => cacheInfo(t, say));

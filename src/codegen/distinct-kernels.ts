@@ -62,6 +62,11 @@ function remapStmt(s: Stmt, m: (b: number) => number): Stmt {
       return { ...s, value: remapValue(s.value, m) };
     case "matmul":
       return { ...s, out: m(s.out), a: remapOperand(s.a, m), b: remapOperand(s.b, m) };
+    case "attention":
+      return {
+        ...s, out: m(s.out), q: m(s.q), kcache: m(s.kcache), vcache: m(s.vcache),
+        blockTable: m(s.blockTable), seqIds: m(s.seqIds), positions: m(s.positions),
+      };
     default:
       return s satisfies never;
   }

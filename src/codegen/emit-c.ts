@@ -4,8 +4,9 @@
 // in double; bf16/f16 are converted with round-to-nearest-even helpers.
 import { type DType, isSym } from "../tensor/index.js";
 import type { BinaryOp, UnaryOp } from "../ops/index.js";
-import type { IExpr, Kernel, MatmulOperand, Stmt, VExpr } from "./loop-ir.js";
+import { type IExpr, type Kernel, type MatmulOperand, type Stmt, type VExpr, attentionArgs } from "./loop-ir.js";
 import { distinctKernels } from "./distinct-kernels.js";
+import { UnsupportedOpError } from "../util/index.js";
 
 const C_STORAGE: Readonly<Record<DType, string>> = { f32: "float", bf16: "uint16_t", f16: "uint16_t", i32: "int32_t", i64: "int64_t", bool: "uint8_t" };
 const C_VALUE: Readonly<Record<DType, string>> = { f32: "float", bf16: "float", f16: "float", i32: "int32_t", i64: "int64_t", bool: "int" };
@@ -202,6 +203,9 @@ function stmtC(s: Stmt, pad: string): string[] {
       return [`${pad}const ${C_VALUE[s.dtype]} ${s.name} = ${emitValueC(s.value)};`];
     case "matmul":
       return matmulC(s, pad);
+    case "attention":
+      if (s.cacheDType !== "f32" && s.cacheDType !== "bf16") throw new UnsupportedOpError("paged_attention", `a ${s.cacheDType} cache in C`);
+      return [`${pad}kiln_paged_attention_${s.cacheDType === "f32" ? "f32" : "bf16kv"}(${attentionArgs(s, (b) => `b${b}`, emitIndexC).join(", ")});`];
     default:
       return s satisfies never;
   }

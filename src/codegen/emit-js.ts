@@ -6,11 +6,11 @@
 import { type DType, Tensor, isSym } from "../tensor/index.js";
 import type { BinaryOp, UnaryOp } from "../ops/index.js";
 import { InternalError } from "../util/index.js";
-import type { IExpr, Kernel, MatmulOperand, Stmt, VExpr } from "./loop-ir.js";
+import { type IExpr, type Kernel, type MatmulOperand, type Stmt, type VExpr, attentionArgs } from "./loop-ir.js";
 import { distinctKernels } from "./distinct-kernels.js";
 
 /** Names of the runtime helpers a JS program may call (the backend supplies them). */
-export const JS_RUNTIME_HELPERS = ["bf2f", "f2bf", "h2f", "f2h", "bfr", "hr", "erf", "gelu", "geluTanh", "fmax", "fmin", "sigmoid", "silu", "ix"] as const;
+export const JS_RUNTIME_HELPERS = ["bf2f", "f2bf", "h2f", "f2h", "bfr", "hr", "erf", "gelu", "geluTanh", "fmax", "fmin", "sigmoid", "silu", "ix", "pagedAttention"] as const;
 
 function num(v: number): string {
   if (Number.isNaN(v)) return "NaN";
@@ -217,6 +217,8 @@ function emitStmt(s: Stmt, pad: string): string[] {
       return [`${pad}const ${s.name} = ${emitValue(s.value)};`];
     case "matmul":
       return emitMatmul(s, pad);
+    case "attention":
+      return [`${pad}pagedAttention(${attentionArgs(s, (b) => `b${b}`, emitIndex).join(", ")});`];
     default:
       return s satisfies never;
   }

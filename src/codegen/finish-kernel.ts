@@ -1,7 +1,7 @@
 // Completes a kernel from its statements: its buffers (loaded ones are inputs, stored ones
 // outputs) and the shape symbols it reads (every name that no loop or local defines).
 import type { IExpr, Kernel, KernelBuffer, Stmt, VExpr } from "./loop-ir.js";
-import { namesIn, namesInValue } from "./loop-ir.js";
+import { attentionInputs, namesIn, namesInValue } from "./loop-ir.js";
 import { walkLoads } from "./expr-walk.js";
 
 export function finishKernel(name: string, body: readonly Stmt[], nodes: readonly number[]): Kernel {
@@ -17,7 +17,12 @@ export function finishKernel(name: string, body: readonly Stmt[], nodes: readonl
   };
   const visitI = (e: IExpr): void => {
     namesIn(e, names);
-    if (e.k === "fromValue") walkLoads(e.v, input);
+    // Indices read from data may sit anywhere in the expression (a scatter's slot * row + offset).
+    const loads = (x: IExpr): void => {
+      if (x.k === "fromValue") walkLoads(x.v, input);
+      else if (x.k !== "poly") (loads(x.a), loads(x.b));
+    };
+    loads(e);
   };
   const visit = (s: Stmt): void => {
     switch (s.k) {
@@ -46,6 +51,12 @@ export function finishKernel(name: string, body: readonly Stmt[], nodes: readonl
         input(s.a.buf, s.a.dtype);
         input(s.b.buf, s.b.dtype);
         bufs.set(s.out, { buf: s.out, dtype: s.outDType, role: "out" });
+        return;
+      case "attention":
+        visitI(s.tokens);
+        visitI(s.maxBlocks);
+        attentionInputs(s).forEach((b, i) => input(b, i === 0 ? "f32" : i < 3 ? s.cacheDType : "i32"));
+        bufs.set(s.out, { buf: s.out, dtype: "f32", role: "out" });
         return;
       default:
         return s satisfies never;

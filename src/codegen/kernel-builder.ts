@@ -51,14 +51,37 @@ export class KernelBuilder {
   /** Emits a kernel computing `node` into its buffer over the node's whole shape. */
   build(name: string, node: Node, out: number): Kernel {
     const shape = node.type.shape;
+    return this.#loopKernel(name, node, shape, (idx) => ({
+      k: "store", buf: out, index: linearize(idx, shape), value: this.#bind(this.#compute(node, idx)), dtype: node.type.dtype,
+    }));
+  }
+
+  /**
+   * Emits kv_store(cache, values, slots) as a scatter into the cache's own buffer `out`: one loop
+   * nest over the values, each row stored at its slot (values and slots fuse in).
+   */
+  buildKvStore(name: string, node: Node, out: number): Kernel {
+    const [cache, values, slots] = node.inputs as [Node, Node, Node];
+    const shape = values.type.shape;
+    const rowShape = shape.slice(1);
+    const slotCount = dimMul(cache.type.shape[0]!, cache.type.shape[1]!);
+    return this.#loopKernel(name, node, shape, (idx) => {
+      const slot: IExpr = { k: "fromValue", v: this.expr(slots, [idx[0]!]), size: ipoly(slotCount) };
+      const row = rowShape.reduce<Dim>((a, d) => dimMul(a, d), 1);
+      const index = iadd(imul(slot, ipoly(row)), linearize(idx.slice(1), rowShape));
+      return { k: "store", buf: out, index, value: this.#bind(this.expr(values, idx)), dtype: cache.type.dtype };
+    });
+  }
+
+  /** One loop per dim of `shape` (size-1 dims get index 0) around the store `storeAt(idx)`. */
+  #loopKernel(name: string, node: Node, shape: readonly Dim[], storeAt: (idx: IExpr[]) => Stmt): Kernel {
     this.#scopes.push({ names: new Set(), stmts: [] });
-    // One loop per dim, except size-1 dims (index 0).
     const loops = shape.flatMap((extent) => (extent === 1 ? [] : [{ v: this.#fresh("i"), extent }]));
     for (const loop of loops) this.#scopes.push({ names: new Set([loop.v]), stmts: [], loop });
     let next = 0;
     const idx = shape.map((d) => (d === 1 ? ipoly(0) : ivar(loops[next++]!.v)));
-    const value = this.#bind(this.#compute(node, idx));
-    this.#scopes[this.#scopes.length - 1]!.stmts.push({ k: "store", buf: out, index: linearize(idx, shape), value, dtype: node.type.dtype });
+    const store = storeAt(idx);
+    this.#scopes[this.#scopes.length - 1]!.stmts.push(store);
     for (let d = loops.length - 1; d >= 0; d--) {
       const scope = this.#scopes.pop()!;
       this.#scopes[this.#scopes.length - 1]!.stmts.push({ k: "for", v: loops[d]!.v, extent: ipoly(loops[d]!.extent), body: scope.stmts });
@@ -167,7 +190,9 @@ export class KernelBuilder {
         return this.expr(x!, inIdx);
       }
       case "matmul":
-        throw new InternalError("matmul results are always realised");
+      case "kv_store":
+      case "paged_attention":
+        throw new InternalError(`${node.op} results are always realised`);
       case "mean": case "softmax": case "linear": case "embedding": case "stack": case "rms_norm": case "rotary":
         throw new UnsupportedOpError(node.op, "codegen (run the decompose pass first)");
       default:

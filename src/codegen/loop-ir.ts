@@ -60,7 +60,29 @@ export type Stmt =
       readonly kdim: IExpr;
       readonly a: MatmulOperand;
       readonly b: MatmulOperand;
+    }
+  /** Paged causal attention (the runtime's template) over contiguous buffers; see OPS.paged_attention. */
+  | {
+      readonly k: "attention";
+      readonly out: number;
+      readonly q: number;
+      readonly kcache: number;
+      readonly vcache: number;
+      readonly blockTable: number;
+      readonly seqIds: number;
+      readonly positions: number;
+      readonly cacheDType: DType;
+      readonly tokens: IExpr;
+      readonly heads: number;
+      readonly kvHeads: number;
+      readonly headDim: number;
+      readonly blockSize: number;
+      readonly maxBlocks: IExpr;
+      readonly scale: number;
     };
+
+/** The buffers an attention statement reads, in the template's argument order. */
+export const attentionInputs = (s: Extract<Stmt, { k: "attention" }>): number[] => [s.q, s.kcache, s.vcache, s.blockTable, s.seqIds, s.positions];
 
 export interface KernelBuffer {
   readonly buf: number;
@@ -152,4 +174,15 @@ export function namesInValue(v: VExpr, out = new Set<string>()): Set<string> {
     default:
       return v satisfies never;
   }
+}
+
+/**
+ * The attention template's arguments, as both emitters pass them: S, NH, NKV, D, BS, maxBlocks,
+ * q, kcache, vcache, blockTable, seqIds, positions, scale, out.
+ */
+export function attentionArgs(s: Extract<Stmt, { k: "attention" }>, buf: (b: number) => string, index: (e: IExpr) => string): string[] {
+  return [
+    index(s.tokens), String(s.heads), String(s.kvHeads), String(s.headDim), String(s.blockSize), index(s.maxBlocks),
+    ...attentionInputs(s).map(buf), String(s.scale), buf(s.out),
+  ];
 }

@@ -73,6 +73,11 @@ function printStmt(s: Stmt, pad: string): string[] {
         `${pad}  a ${operand(s.a)},`,
         `${pad}  b ${operand(s.b)})`,
       ];
+    case "attention":
+      return [
+        `${pad}b${s.out} = paged_attention(q b${s.q}, k b${s.kcache}, v b${s.vcache}${s.cacheDType === "f32" ? "" : `:${s.cacheDType}`}, table b${s.blockTable}, seq b${s.seqIds}, pos b${s.positions};`,
+        `${pad}  tokens ${printIndex(s.tokens)}, heads ${s.heads}/${s.kvHeads} × ${s.headDim}, block ${s.blockSize}, max blocks ${printIndex(s.maxBlocks)}, scale ${s.scale})`,
+      ];
     default:
       return s satisfies never;
   }

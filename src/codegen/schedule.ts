@@ -6,6 +6,7 @@
 import { type DType, type Dim, type Shape, dimAdd, dimEq, dimMul } from "../tensor/index.js";
 import { normalizeAxis, sliceBounds } from "../ops/index.js";
 import type { Graph, Node } from "../graph/index.js";
+import { ArgumentError } from "../util/index.js";
 import { KernelBuilder } from "./kernel-builder.js";
 import { finishKernel } from "./finish-kernel.js";
 import { type IExpr, type Kernel, type MatmulOperand, ipoly } from "./loop-ir.js";
@@ -83,19 +84,50 @@ function viewOf(n: Node, realised: ReadonlySet<Node>): View | undefined {
   }
 }
 
+/** A realised node's buffer read whole and contiguously through `n` (a reshape, say), if it is one. */
+function wholeBuffer(n: Node, realised: ReadonlySet<Node>): Node | undefined {
+  const v = viewOf(n, realised);
+  if (!v || v.offset !== 0) return undefined;
+  const want = contiguousDims(n.type.shape);
+  return n.type.shape.every((d, a) => d === 1 || dimEq(v.strides[a]!, want[a]!)) ? v.node : undefined;
+}
+
+/**
+ * kv_store writes into its cache operand's buffer, so that operand must be a buffer the caller
+ * owns (a graph input, or an earlier store into one), and what else reads it must be a kernel
+ * that runs at its own place in graph order (attention, another store), never one fused later.
+ */
+function checkInPlaceWrites(graph: Graph): void {
+  const users = graph.users();
+  for (const n of graph.nodes) {
+    if (n.op !== "kv_store") continue;
+    const cache = n.inputs[0]!;
+    if (cache.op !== "input" && cache.op !== "kv_store") {
+      throw new ArgumentError("kv_store", `writes in place, so its cache must be a graph input (an argument or a buffer), not the result of ${cache.op}`);
+    }
+    for (const u of users.get(cache)!) {
+      if (u !== n && !TEMPLATE_OPS.has(u.op)) throw new ArgumentError("kv_store", `its cache '${cache.op === "input" ? String(cache.attrs.name) : "kv_store"}' is also read by ${u.op}; read the cache through kv_store's result`);
+    }
+  }
+}
+
+/** Ops computed by a kernel of their own over whole buffers: kv_store scatters into its cache operand's buffer. */
+const TEMPLATE_OPS: ReadonlySet<string> = new Set(["kv_store", "paged_attention"]);
+
 /** Nodes realised into buffers before any kernel is built (see the header comment). */
 function initialRealised(graph: Graph): Set<Node> {
   const users = graph.users();
   const outputs = new Set(graph.outputs);
   const realised = new Set<Node>();
   for (const n of graph.nodes) {
-    if (n.op === "input" || n.op === "matmul" || outputs.has(n)) realised.add(n);
+    if (n.op === "input" || n.op === "matmul" || TEMPLATE_OPS.has(n.op) || outputs.has(n)) realised.add(n);
     else if (n.op === "constant" && (n.attrs.values as number[]).length > 1) realised.add(n);
   }
-  // Matmul operands that are not views of a buffer get a buffer of their own.
+  // Matmul operands that are not views of a buffer get a buffer of their own; attention operands
+  // must be whole contiguous buffers. (kv_store's values and slots fuse into its scatter kernel.)
   for (const n of graph.nodes) {
-    if (n.op !== "matmul") continue;
-    for (const x of n.inputs) if (!viewOf(x, realised)) realised.add(x);
+    if (n.op === "matmul") for (const x of n.inputs) if (!viewOf(x, realised)) realised.add(x);
+    if (n.op === "paged_attention") for (const x of n.inputs) if (!wholeBuffer(x, realised)) realised.add(x);
   }
   // A node is fused into every kernel that needs it; it gets its own buffer only when kernels
   // of two different roots need it and it is not free to recompute. Users come later in the
@@ -112,6 +144,7 @@ function initialRealised(graph: Graph): Set<Node> {
 }
 
 export function schedule(graph: Graph): Schedule {
+  checkInPlaceWrites(graph);
   const realised = initialRealised(graph);
   // Reductions that a consumer would recompute across loops they do not depend on (a reduction
   // over a non-last axis feeding a pointwise op, say) get a kernel of their own; repeat until none.
@@ -130,6 +163,11 @@ function buildKernels(graph: Graph, realised: ReadonlySet<Node>): { result: Sche
   let inputIndex = 0;
   for (const n of graph.nodes) {
     if (!realised.has(n)) continue;
+    if (n.op === "kv_store") {
+      // In place: the store's result is its cache operand's buffer (graph verify keeps this safe).
+      bufferOf.set(n, bufferOf.get(n.inputs[0]!)!);
+      continue;
+    }
     const kind: BufferKind = n.op === "input" ? "input" : n.op === "constant" ? "const" : outputs.has(n) ? "output" : "temp";
     const id = buffers.length;
     buffers.push({
@@ -150,11 +188,15 @@ function buildKernels(graph: Graph, realised: ReadonlySet<Node>): { result: Sche
       kernels.push(matmulKernel(name, n, out, (x) => operand(viewOf(x, realised)!, bufferOf)));
       continue;
     }
+    if (n.op === "paged_attention") {
+      kernels.push(attentionKernel(name, n, out, (x) => bufferOf.get(wholeBuffer(x, realised)!)!));
+      continue;
+    }
     const builder = new KernelBuilder(
       (m) => (m === n ? undefined : bufferOf.get(m)),
       (m) => bufferOf.get(m),
     );
-    kernels.push(builder.build(name, n, out));
+    kernels.push(n.op === "kv_store" ? builder.buildKvStore(name, n, out) : builder.build(name, n, out));
     for (const r of builder.redundant) redundant.add(r);
   }
   return { result: { buffers, kernels, outputs: graph.outputs.map((o) => bufferOf.get(o)!) }, redundant };
@@ -200,3 +242,19 @@ function matmulKernel(name: string, n: Node, out: number, viewFor: (x: Node) => 
   );
 }
 
+
+function attentionKernel(name: string, n: Node, out: number, bufferFor: (x: Node) => number): Kernel {
+  const [q, k, v, table, seqIds, positions] = n.inputs as Node[];
+  const [tokens, heads, headDim] = q!.type.shape;
+  const [, blockSize, kvHeads] = k!.type.shape;
+  return finishKernel(
+    name,
+    [{
+      k: "attention", out, q: bufferFor(q!), kcache: bufferFor(k!), vcache: bufferFor(v!), blockTable: bufferFor(table!),
+      seqIds: bufferFor(seqIds!), positions: bufferFor(positions!), cacheDType: k!.type.dtype, tokens: ipoly(tokens!),
+      heads: heads as number, kvHeads: kvHeads as number, headDim: headDim as number, blockSize: blockSize as number,
+      maxBlocks: ipoly(table!.type.shape[1]!), scale: n.attrs.scale as number,
+    }],
+    [n.id],
+  );
+}

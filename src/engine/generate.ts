@@ -8,6 +8,8 @@ export interface GenerateParams extends SamplingParams {
   readonly maxTokens: number;
   /** Stop when one of these ids is generated (it is kept in the output). */
   readonly stopIds?: readonly number[];
+  /** Ends a sequence (reason "stop") when it returns true for the tokens generated so far (stop strings, say). */
+  readonly stopWhen?: (generatedIds: readonly number[]) => boolean;
   /** The model's context length: prompt + maxTokens may not exceed it. */
   readonly maxContext?: number;
 }
@@ -17,7 +19,8 @@ export interface Generation {
   /** The new tokens only. */
   readonly generatedIds: readonly number[];
   readonly finishReason: "length" | "stop";
-  readonly timings: { readonly prefill_ms: number; readonly decode_ms: number };
+  /** `first_token_at_ms`: when the first token was sampled, in ms since the process started (performance.now()). */
+  readonly timings: { readonly prefill_ms: number; readonly decode_ms: number; readonly first_token_at_ms?: number };
 }
 
 /** `forward(ids [s] i32) → logits [s, vocab] f32`, e.g. a compiled CausalLM. */

@@ -1,3 +1,9 @@
 // Public face of src/engine.
 export { Sampler, argmaxOf, validateSampling, type SamplingParams } from "./sampler.js";
 export { generate, type GenerateParams, type Generation, type LogitsFn } from "./generate.js";
+export {
+  PagedKvCache, SequenceBlocks, KvCacheFullError, batchInputs,
+  type KvCacheShape, type KvCacheOptions, type BatchEntry,
+} from "./kv-cache.js";
+export { PagedEngine, type PagedForward, type PagedModelInfo, type TokenEvent } from "./paged-engine.js";
+export { LLM, type LLMOptions, type LLMParams, type LLMOutput, type Prompt, type TextCodec } from "./llm.js";

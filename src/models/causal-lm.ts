@@ -2,13 +2,59 @@
 // tensor names (model.layers.0.self_attn.q_proj.weight, …), so a checkpoint loads with loadStateDict.
 import { type DType, type Tensor, tensor } from "../tensor/index.js";
 import {
-  add, cast, cat, cos, expand, full, matmul, mul, permute, reshape, rotary, silu, sin, softmax, transpose, triu, unsqueeze, arange, linear,
+  add, cast, cat, cos, expand, full, indexSelect, kvStore, matmul, mul, pagedAttention, permute, reshape, rotary, silu, sin, softmax, transpose, triu,
+  unsqueeze, arange, linear,
 } from "../ops/index.js";
 import { Embedding, Linear, Module, RMSNorm } from "../nn/index.js";
 import type { ModelConfig } from "./hf-config.js";
-import { InternalError } from "../util/index.js";
+import type { DynamicSpec } from "../trace/index.js";
+import { ArgumentError, InternalError } from "../util/index.js";
 
 const empty = (dtype: DType) => ({ init: "empty" as const, dtype });
+
+/** The paged form's inputs after `ids`, in order; then the caches k0, v0, k1, v1, … */
+export const PAGED_INPUTS = ["positions", "seqIds", "slots", "blockTable", "logitRows"] as const;
+
+/**
+ * The dynamic dims of the paged form, for compile()/supportsCompile(): tokens, sequences,
+ * block-table width, logit rows and cache blocks each vary on their own (named groups, so two
+ * that happen to be equal in the first call are not merged).
+ */
+export function pagedDynamicDims(layers: number): DynamicSpec {
+  const tokens = { 0: { group: "tokens" } };
+  const spec: Record<number, Record<number, { group: string }>> = {
+    0: tokens, 1: tokens, 2: tokens, 3: tokens, 4: { 0: { group: "sequences" }, 1: { group: "tableWidth" } }, 5: { 0: { group: "logitRows" } },
+  };
+  for (let i = 0; i < 2 * layers; i++) spec[6 + i] = { 0: { group: "cacheBlocks" } };
+  return spec;
+}
+
+interface PagedBatch {
+  /** [tokens] i32 each: the token's position in its sequence, its sequence's row of the block table, its cache slot. */
+  readonly positions: Tensor;
+  readonly seqIds: Tensor;
+  readonly slots: Tensor;
+  /** [sequences, maxBlocks] i32. */
+  readonly blockTable: Tensor;
+  /** [rows] i32: the token rows whose logits are wanted. */
+  readonly logitRows: Tensor;
+  /** Per layer, K then V: [numBlocks, blockSize, kvHeads, headDim]. */
+  readonly caches: readonly Tensor[];
+}
+
+interface LayerKv {
+  readonly batch: PagedBatch;
+  readonly kCache: Tensor;
+  readonly vCache: Tensor;
+}
+
+function pagedBatch(paged: readonly Tensor[], layers: number): PagedBatch {
+  const [positions, seqIds, slots, blockTable, logitRows, ...caches] = paged;
+  if (!logitRows || caches.length !== 2 * layers) {
+    throw new ArgumentError("CausalLM.forward", `the paged form takes ids, ${PAGED_INPUTS.join(", ")} and a K and a V cache per layer (${2 * layers}); got ${paged.length + 1} tensors`);
+  }
+  return { positions: positions!, seqIds: seqIds!, slots: slots!, blockTable: blockTable!, logitRows, caches };
+}
 
 /** RoPE inverse frequencies, with Llama 3's frequency-dependent scaling when the config asks for it. */
 export function ropeInverseFrequencies(config: ModelConfig): Float32Array {
@@ -46,8 +92,12 @@ class Attention extends Module {
     this.k_norm = config.qkNorm ? new RMSNorm(d, config.rmsNormEps, { dtype }) : undefined;
   }
 
-  /** Causal grouped-query attention over the whole sequence (prefill). */
-  forward(x: Tensor, cosT: Tensor, sinT: Tensor): Tensor {
+  /**
+   * Causal grouped-query attention: over the whole sequence when `kv` is absent; otherwise the
+   * tokens' K/V are written into the layer's paged cache and attention reads it (prefill, decode
+   * and batches of both are the same code).
+   */
+  forward(x: Tensor, cosT: Tensor, sinT: Tensor, kv?: LayerKv): Tensor {
     const { numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: d } = this.config;
     const s = x.shape[0]!;
     let q = reshape(this.q_proj.forward(x), [s, nh, d]);
@@ -59,6 +109,13 @@ class Attention extends Module {
     }
     q = rotary(q, cosT, sinT);
     k = rotary(k, cosT, sinT);
+    if (kv) {
+      const kCache = kvStore(kv.kCache, k, kv.batch.slots);
+      const vCache = kvStore(kv.vCache, v, kv.batch.slots);
+      const { blockTable, seqIds, positions } = kv.batch;
+      const out = pagedAttention(q, kCache, vCache, blockTable, seqIds, positions, 1 / Math.sqrt(d));
+      return this.o_proj.forward(reshape(out, [s, nh * d]));
+    }
     const rep = nh / nkv;
     const kx = reshape(expand(unsqueeze(k, 2), [s, nkv, rep, d]), [s, nh, d]);
     const vx = reshape(expand(unsqueeze(v, 2), [s, nkv, rep, d]), [s, nh, d]);
@@ -96,8 +153,8 @@ class DecoderLayer extends Module {
     this.post_attention_layernorm = new RMSNorm(config.hiddenSize, config.rmsNormEps, { dtype });
     this.mlp = new Mlp(config, dtype);
   }
-  forward(x: Tensor, cosT: Tensor, sinT: Tensor): Tensor {
-    const h = add(x, this.self_attn.forward(this.input_layernorm.forward(x), cosT, sinT));
+  forward(x: Tensor, cosT: Tensor, sinT: Tensor, kv?: LayerKv): Tensor {
+    const h = add(x, this.self_attn.forward(this.input_layernorm.forward(x), cosT, sinT, kv));
     return add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
   }
 }
@@ -133,15 +190,26 @@ export class CausalLM extends Module {
     this.invFreq = this.registerBuffer("invFreq", tensor(ropeInverseFrequencies(config)));
   }
 
-  forward(ids: Tensor): Tensor {
+  /**
+   * `forward(ids)`: logits of every position of one sequence, recomputed from scratch.
+   * `forward(ids, positions, seqIds, slots, blockTable, logitRows, k0, v0, k1, v1, …)`: the paged
+   * form (see PAGED_INPUTS): the tokens' K/V go into the caches, and logits come out only for
+   * the rows `logitRows` (the last token of each sequence, say) → [rows, vocab].
+   */
+  forward(ids: Tensor, ...paged: Tensor[]): Tensor {
+    const batch = paged.length ? pagedBatch(paged, this.config.numHiddenLayers) : undefined;
     const s = ids.shape[0]!;
-    const angles = mul(unsqueeze(cast(arange(s), "f32"), 1), unsqueeze(this.invFreq, 0));
+    const positions = batch ? cast(batch.positions, "f32") : cast(arange(s), "f32");
+    const angles = mul(unsqueeze(positions, 1), unsqueeze(this.invFreq, 0));
     const emb = cat([angles, angles], -1);
     const [cosT, sinT] = [unsqueeze(cos(emb), 1), unsqueeze(sin(emb), 1)];
     // Weights may be bf16/f16; activations are always f32 (weights are widened as they are read).
     let h = this.model.embed_tokens.forward(ids);
     if (h.dtype !== "f32") h = cast(h, "f32");
-    for (const layer of this.model.layers) h = layer.forward(h, cosT, sinT);
+    this.model.layers.forEach((layer, i) => {
+      h = layer.forward(h, cosT, sinT, batch && { batch, kCache: batch.caches[2 * i]!, vCache: batch.caches[2 * i + 1]! });
+    });
+    if (batch) h = indexSelect(h, 0, batch.logitRows);
     h = this.model.norm.forward(h);
     const logits = this.lm_head ? this.lm_head.forward(h) : linear(h, this.model.embed_tokens.weight);
     return logits.dtype === "f32" ? logits : cast(logits, "f32");

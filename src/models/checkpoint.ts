@@ -4,7 +4,8 @@ import { isAbsolute, join, resolve } from "node:path";
 import { type TensorType, type Tensor, isFloat } from "../tensor/index.js";
 import { ModelFormatError } from "../util/index.js";
 import { type ModelConfig, readHfConfig } from "./hf-config.js";
-import { type ByteSource, decodeSafetensors, readFileBytes } from "./safetensors.js";
+import { type ByteSource, decodeSafetensors } from "./safetensors.js";
+import { mapFileBytes } from "./file-map.js";
 
 export const CONFIG_FILE = "config.json";
 export const SAFETENSORS_FILE = "model.safetensors";
@@ -36,7 +37,7 @@ export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {})
   const root = resolve(dir);
   const configPath = join(root, CONFIG_FILE);
   const config = readHfConfig(configPath);
-  const readBytes = options.readBytes ?? readFileBytes;
+  const readBytes = options.readBytes ?? mapFileBytes;
   let weights = options.weights;
   if (weights === undefined) {
     if (existsSync(join(root, SAFETENSORS_FILE))) weights = SAFETENSORS_FILE;
@@ -92,7 +93,7 @@ export function parseSafetensorsIndex(text: string, path: string): SafetensorsIn
  */
 export function loadShardedSafetensors(
   indexPath: string,
-  readBytes: ByteSource = readFileBytes,
+  readBytes: ByteSource = mapFileBytes,
 ): { tensors: ReadonlyMap<string, Tensor>; files: string[] } {
   const index = parseSafetensorsIndex(new TextDecoder().decode(readBytes(indexPath)), indexPath);
   const folder = resolve(indexPath, "..");

@@ -4,8 +4,8 @@ export {
   type SafetensorsEntry, type SafetensorsHeader, type SafetensorsFile, type ByteSource,
 } from "./safetensors.js";
 export {
-  writeSafetensors, encodeSafetensors, writeShardedSafetensors, SAFETENSORS_DTYPE_NAMES,
-  type TensorDict, type WriteSafetensorsOptions, type WriteShardedOptions,
+  writeSafetensors, encodeSafetensors, writeShardedSafetensors, writeSafetensorsFromSources, SAFETENSORS_DTYPE_NAMES,
+  type TensorDict, type TensorSource, type TensorSourceDict, type WriteSafetensorsOptions, type WriteShardedOptions,
 } from "./safetensors-write.js";
 export {
   parseHfConfig, readHfConfig, ConfigFieldError, ARCHITECTURES, MODEL_TYPES, HIDDEN_ACTS,
@@ -16,4 +16,18 @@ export {
   CONFIG_FILE, SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE,
   type Checkpoint, type LoadCheckpointOptions, type SafetensorsIndex,
 } from "./checkpoint.js";
-export { CausalLM, ropeInverseFrequencies } from "./causal-lm.js";
+export { CausalLM, ropeInverseFrequencies, pagedDynamicDims, PAGED_INPUTS } from "./causal-lm.js";
+export { mapFileBytes } from "./file-map.js";
+export {
+  loadTokenizer, Tokenizer, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, GENERATION_CONFIG_FILE, CHAT_TEMPLATE_FILE,
+  type EncodeOptions, type DecodeOptions, type ChatOptions,
+} from "./tokenizer.js";
+export { StreamDecoder, type DecodeFn } from "./stream-decoder.js";
+export { renderChat, type ChatMessage, type RenderChatOptions } from "./chat-template.js";
+export { bundledTokenizerDir, BUNDLED_TOKENIZERS, type BundledTokenizer } from "./bundled-tokenizers.js";
+export {
+  PRESETS, PRESET_NAMES, PRESET_DTYPES, getPreset, presetConfig,
+  type ModelPreset, type PresetName, type PresetDType,
+} from "./presets.js";
+export { randomWeights, INIT_STD } from "./random-weights.js";
+export { makeModel, FolderNotEmptyError, type MakeModelOptions, type MadeModel } from "./make-model.js";

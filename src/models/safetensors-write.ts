@@ -26,24 +26,47 @@ function dictEntries(tensors: TensorDict): [string, Tensor][] {
   return tensors instanceof Map ? [...(tensors as ReadonlyMap<string, Tensor>).entries()] : Object.entries(tensors as Readonly<Record<string, Tensor>>);
 }
 
-/** A file's layout: the padded header followed by each tensor's bytes, in order. */
+/**
+ * A tensor whose bytes are produced only when the writer reaches it, so a file bigger than memory can be written
+ * (make-model's random weights). `chunks` is called once, in file order, and must yield exactly the tensor's
+ * little-endian bytes.
+ */
+export interface TensorSource {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  chunks(): Iterable<Uint8Array>;
+}
+
+export type TensorSourceDict = ReadonlyMap<string, TensorSource> | Readonly<Record<string, TensorSource>>;
+
+/** A file's layout: the padded header followed by each tensor's bytes, in order, produced as they are iterated. */
 interface Layout {
-  readonly chunks: readonly Uint8Array[];
+  readonly chunks: Iterable<Uint8Array>;
   readonly size: number;
+}
+
+function checkName(fn: string, name: string): void {
+  if (name === "" || name === "__metadata__") throw new ArgumentError(fn, `invalid tensor name ${JSON.stringify(name)}`);
+}
+
+function tensorSource(t: Tensor): TensorSource {
+  return {
+    dtype: t.dtype,
+    shape: t.dims,
+    chunks: () => {
+      const raw = t.raw();
+      return [new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)];
+    },
+  };
 }
 
 /**
  * Orders tensors by item size (largest first), then by name: every tensor then starts at a multiple of its item
  * size, since the header is padded to 8 bytes. The same dict always gives the same bytes.
  */
-function layout(tensors: TensorDict, options: WriteSafetensorsOptions): Layout {
-  const fn = "writeSafetensors";
+function layout(fn: string, sources: [string, TensorSource][], options: WriteSafetensorsOptions): Layout {
   if (endianness() !== "LE") throw new ArgumentError(fn, "safetensors data is little-endian; this platform is big-endian");
-  const entries = dictEntries(tensors);
-  for (const [name, t] of entries) {
-    if (name === "" || name === "__metadata__") throw new ArgumentError(fn, `invalid tensor name ${JSON.stringify(name)}`);
-    if (!t.isConcrete) throw new ArgumentError(fn, `tensor '${name}' has no data (a traced tensor?)`);
-  }
+  const entries = [...sources];
   entries.sort(([a, ta], [b, tb]) => ITEM_SIZE[tb.dtype] - ITEM_SIZE[ta.dtype] || (a < b ? -1 : a > b ? 1 : 0));
 
   const header: Record<string, unknown> = {};
@@ -56,29 +79,48 @@ function layout(tensors: TensorDict, options: WriteSafetensorsOptions): Layout {
     }
     header.__metadata__ = sorted;
   }
-  const data: Uint8Array[] = [];
   let offset = 0;
+  const sizes: number[] = [];
   for (const [name, t] of entries) {
-    const raw = t.raw();
-    const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+    checkName(fn, name);
+    const n = t.shape.reduce((a, d) => a * d, 1) * ITEM_SIZE[t.dtype];
     Object.defineProperty(header, name, {
-      value: { dtype: SAFETENSORS_DTYPE_NAMES[t.dtype], shape: [...t.dims], data_offsets: [offset, offset + bytes.length] },
+      value: { dtype: SAFETENSORS_DTYPE_NAMES[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + n] },
       enumerable: true,
     });
-    data.push(bytes);
-    offset += bytes.length;
+    sizes.push(n);
+    offset += n;
   }
   const json = Buffer.from(JSON.stringify(header), "utf8");
   const padded = Math.ceil(json.length / 8) * 8;
   const head = Buffer.alloc(8 + padded, 0x20);
   head.writeBigUInt64LE(BigInt(padded), 0);
   json.copy(head, 8);
-  return { chunks: [head, ...data], size: head.length + offset };
+  function* chunks(): Generator<Uint8Array> {
+    yield head;
+    for (const [i, [name, t]] of entries.entries()) {
+      let written = 0;
+      for (const c of t.chunks()) {
+        written += c.length;
+        if (written > sizes[i]!) break;
+        yield c;
+      }
+      if (written !== sizes[i]) throw new ArgumentError(fn, `tensor '${name}' gave ${written} bytes, its shape and dtype need ${sizes[i]}`);
+    }
+  }
+  return { chunks: { [Symbol.iterator]: chunks }, size: head.length + offset };
+}
+
+function tensorEntries(fn: string, tensors: TensorDict): [string, TensorSource][] {
+  return dictEntries(tensors).map(([name, t]) => {
+    if (!t.isConcrete) throw new ArgumentError(fn, `tensor '${name}' has no data (a traced tensor?)`);
+    return [name, tensorSource(t)];
+  });
 }
 
 /** The bytes of a safetensors file holding `tensors`, in memory (small files, tests). */
 export function encodeSafetensors(tensors: TensorDict, options: WriteSafetensorsOptions = {}): Uint8Array {
-  const { chunks, size } = layout(tensors, options);
+  const { chunks, size } = layout("encodeSafetensors", tensorEntries("encodeSafetensors", tensors), options);
   const out = new Uint8Array(size);
   let off = 0;
   for (const c of chunks) {
@@ -93,7 +135,17 @@ export function encodeSafetensors(tensors: TensorDict, options: WriteSafetensors
  * `path`. A reader sees the old file or the whole new one; the tensors are never concatenated in memory.
  */
 export function writeSafetensors(path: string, tensors: TensorDict, options: WriteSafetensorsOptions = {}): void {
-  writeFileAtomic(path, layout(tensors, options).chunks);
+  writeFileAtomic(path, layout("writeSafetensors", tensorEntries("writeSafetensors", tensors), options).chunks);
+}
+
+/**
+ * Writes tensors whose bytes are made as the file is written (at most one chunk in memory at a time), in the same
+ * layout as writeSafetensors and as atomically. A source yielding the wrong number of bytes is an ArgumentError and
+ * leaves no file.
+ */
+export function writeSafetensorsFromSources(path: string, sources: TensorSourceDict, options: WriteSafetensorsOptions = {}): void {
+  const entries = sources instanceof Map ? [...(sources as ReadonlyMap<string, TensorSource>)] : Object.entries(sources as Readonly<Record<string, TensorSource>>);
+  writeFileAtomic(path, layout("writeSafetensorsFromSources", entries, options).chunks);
 }
 
 export interface WriteShardedOptions extends WriteSafetensorsOptions {

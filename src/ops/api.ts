@@ -146,3 +146,11 @@ export function squeeze(x: Tensor, axis: number): Tensor {
 export const gather = (x: Tensor, axis: number, index: Tensor) => bind("gather", [asTensor("gather", x), asTensor("gather", index)], { axis });
 export const indexSelect = (x: Tensor, axis: number, index: Tensor) =>
   bind("index_select", [asTensor("index_select", x), asTensor("index_select", index)], { axis });
+
+// Paged KV cache (src/ops/kv-cache.ts).
+/** Writes values [s, ...row] into cache rows `slots` [s] (i32) in place; returns the cache, to read it after the write. */
+export const kvStore = (cache: Tensor, values: Tensor, slots: Tensor) =>
+  bind("kv_store", [asTensor("kv_store", cache), asTensor("kv_store", values), asTensor("kv_store", slots)]);
+/** Causal attention of q [s, nh, d] over each token's sequence in a paged cache; see OPS.paged_attention. */
+export const pagedAttention = (q: Tensor, kCache: Tensor, vCache: Tensor, blockTable: Tensor, seqIds: Tensor, positions: Tensor, scale: number) =>
+  bind("paged_attention", [q, kCache, vCache, blockTable, seqIds, positions].map((t) => asTensor("paged_attention", t)), { scale });

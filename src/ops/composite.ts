@@ -5,6 +5,7 @@ import { DTypeError, ShapeError } from "../util/index.js";
 import type { Attrs, OpCaller, OpDef } from "./op-def.js";
 import type { CompositeOp } from "./op-names.js";
 import { reducedType } from "./reduce.js";
+import { pagedAttention } from "./kv-cache.js";
 import { broadcastShapes, normalizeAxis, requireDType, requireFloat, requireRank } from "./shape-rules.js";
 
 const scalar = (call: OpCaller, value: number, dtype: string): Tensor => call("full", [], { shape: [], value, dtype });
@@ -169,7 +170,7 @@ const rotary: OpDef = {
 };
 
 export const COMPOSITE_DEFS: Readonly<Record<CompositeOp, OpDef>> = {
-  mean, softmax, linear, embedding, stack, rms_norm: rmsNorm, rotary,
+  mean, softmax, linear, embedding, stack, rms_norm: rmsNorm, rotary, paged_attention: pagedAttention,
 };
 
 export type { Attrs, TensorType };

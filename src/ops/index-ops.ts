@@ -4,6 +4,7 @@ import { ShapeError } from "../util/index.js";
 import type { OpDef } from "./op-def.js";
 import type { IndexOp } from "./op-names.js";
 import { normalizeAxis, requireDType, requireRank } from "./shape-rules.js";
+import { kvStore } from "./kv-cache.js";
 
 const INDEX_DTYPES = ["i32", "i64"] as const;
 
@@ -87,4 +88,4 @@ const gather: OpDef = {
   },
 };
 
-export const INDEX_DEFS: Readonly<Record<IndexOp, OpDef>> = { gather, index_select: indexSelect };
+export const INDEX_DEFS: Readonly<Record<IndexOp, OpDef>> = { gather, index_select: indexSelect, kv_store: kvStore };

@@ -19,6 +19,10 @@ export interface OpDef {
   infer(inputs: readonly TensorType[], attrs: Attrs): TensorType;
   /** The reference kernel, in plain TS, on concrete tensors. Absent for composites and `input`. */
   ref?(inputs: readonly Tensor[], attrs: Attrs, out: TensorType): Tensor;
+  /** The input this op writes in place and returns (kv_store): passes keep such nodes whole and in order. */
+  readonly mutates?: number;
+  /** Composites the code generator runs as a kernel template: the decompose pass keeps them whole (their decomposition is the reference). */
+  readonly keepWhole?: boolean;
   /** Composites only: the definition in other ops, each applied through `call` (the current interpreter). */
   decompose?(inputs: readonly Tensor[], attrs: Attrs, call: OpCaller): Tensor;
 }

@@ -13,10 +13,10 @@ export const BINARY_OPS = [
 export const INDEXED_POINTWISE_OPS = ["where", "triu", "tril"] as const;
 export const REDUCTION_OPS = ["sum", "max", "min", "argmax"] as const;
 export const MOVEMENT_OPS = ["reshape", "permute", "expand", "slice", "cat"] as const;
-export const INDEX_OPS = ["gather", "index_select"] as const;
+export const INDEX_OPS = ["gather", "index_select", "kv_store"] as const;
 export const MATMUL_OPS = ["matmul"] as const;
 /** Defined by a decomposition into the ops above; kept whole in traced graphs so fused kernels can match them. */
-export const COMPOSITE_OPS = ["mean", "softmax", "linear", "embedding", "stack", "rms_norm", "rotary"] as const;
+export const COMPOSITE_OPS = ["mean", "softmax", "linear", "embedding", "stack", "rms_norm", "rotary", "paged_attention"] as const;
 
 export const OP_NAMES = [
   ...SOURCE_OPS, ...UNARY_OPS, ...BINARY_OPS, ...INDEXED_POINTWISE_OPS, ...REDUCTION_OPS,

@@ -1,5 +1,6 @@
 // cse: merges nodes with the same op, inputs and attributes (sources are ignored; graph inputs are never merged).
 import { type Node, attrText } from "../graph/index.js";
+import { OPS } from "../ops/index.js";
 import { type Pass, copyNode, rebuild } from "./pass.js";
 
 /** The structural key of a node whose inputs are already merged: op, input ids, attributes in sorted order. */
@@ -16,7 +17,7 @@ export const cse: Pass = {
   run(graph) {
     const seen = new Map<string, Node>();
     return rebuild(graph, (node, inputs, b) => {
-      if (node.op === "input") return copyNode(node, inputs, b);
+      if (node.op === "input" || OPS[node.op].mutates !== undefined) return copyNode(node, inputs, b);
       const key = keyOf(node, inputs);
       const hit = seen.get(key);
       if (hit) return hit;

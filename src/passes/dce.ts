@@ -1,11 +1,13 @@
 // dce: drops nodes no output depends on; graph inputs always stay (they are the signature).
 import { Graph, type Node } from "../graph/index.js";
+import { OPS } from "../ops/index.js";
 import { type Pass, copyNode, rebuild } from "./pass.js";
 
 export const dce: Pass = {
   name: "dce",
   run(graph) {
-    const live = new Set<Node>(graph.outputs);
+    // Outputs are live, and so are in-place writes (kv_store) whether or not anything reads them after.
+    const live = new Set<Node>([...graph.outputs, ...graph.nodes.filter((n) => OPS[n.op].mutates !== undefined)]);
     for (let i = graph.nodes.length - 1; i >= 0; i--) {
       const n = graph.nodes[i]!;
       if (live.has(n)) for (const x of n.inputs) live.add(x);

@@ -13,7 +13,7 @@ export const decompose: Pass = {
   run: (graph) =>
     rebuild(graph, (node, inputs, b) => {
       const def = OPS[node.op];
-      if (!def.decompose) return copyNode(node, inputs, b);
+      if (!def.decompose || def.keepWhole) return copyNode(node, inputs, b);
       const interp = recordingInterpreter(b, {
         keepComposites: false,
         lift(t) {

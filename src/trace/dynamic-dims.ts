@@ -5,6 +5,12 @@ import { ArgumentError } from "../util/index.js";
 export interface DimRange {
   readonly min?: number;
   readonly max?: number;
+  /**
+   * Dims naming the same group share one symbol, and only those: a grouped dim never merges
+   * with another by size (duck sizing), so two dims that happen to be equal in the example
+   * call (sequences and blocks, say) stay independent.
+   */
+  readonly group?: string;
 }
 
 /**
@@ -20,6 +26,7 @@ export const DEFAULT_MAX_DIM = 2 ** 31 - 1;
 export interface ResolvedRange {
   readonly min: number;
   readonly max: number;
+  readonly group?: string;
 }
 
 /** The entry of `spec` for argument `index` (by index or by name), if any. */
@@ -59,7 +66,8 @@ export function resolveDynamic(spec: DynamicSpec | undefined, args: readonly unk
       const size = arg.dims[dim]!;
       if (!Number.isInteger(min) || !Number.isInteger(max) || min < 0 || min > max) throw new ArgumentError("dynamic", `dim ${dim} of '${name}': invalid range [${min}, ${max}]`);
       if (size < min || size > max) throw new ArgumentError("dynamic", `dim ${dim} of '${name}' has size ${size}, outside its range [${min}, ${max}]`);
-      out.set(dim, { min, max });
+      if (range.group !== undefined && typeof range.group !== "string") throw new ArgumentError("dynamic", `dim ${dim} of '${name}': group must be a string`);
+      out.set(dim, { min, max, ...(range.group !== undefined ? { group: range.group } : {}) });
     }
     return out;
   });

@@ -52,23 +52,32 @@ export const MAX_CONSTANT_ELEMENTS = 4096;
 
 const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
 
-/** Symbols for the dynamic dims; duck sizing: dims of equal example size share one symbol, within the intersection of their ranges. */
-function assignSymbols(args: readonly unknown[], dynamic: readonly Map<number, ResolvedRange>[], builder: GraphBuilder): Map<number, SymExpr> {
-  const ranges = new Map<number, { min: number; max: number }>();
+/**
+ * Symbols for the dynamic dims, within the intersection of the ranges of the dims sharing one:
+ * dims of a named group share theirs; other dims use duck sizing (equal example size, one symbol).
+ */
+function assignSymbols(args: readonly unknown[], dynamic: readonly Map<number, ResolvedRange>[], builder: GraphBuilder): (arg: number, dim: number) => SymExpr {
+  const keyOf = (i: number, d: number) => {
+    const group = dynamic[i]!.get(d)!.group;
+    return group !== undefined ? `group ${group}` : `size ${(args[i] as Tensor).dims[d]!}`;
+  };
+  const ranges = new Map<string, { min: number; max: number; size: number }>();
   args.forEach((arg, i) => {
     for (const [d, r] of dynamic[i]!) {
       const size = (arg as Tensor).dims[d]!;
-      const prev = ranges.get(size);
-      ranges.set(size, prev ? { min: Math.max(prev.min, r.min), max: Math.min(prev.max, r.max) } : { ...r });
+      const key = keyOf(i, d);
+      const prev = ranges.get(key);
+      if (prev && prev.size !== size) throw new ArgumentError("dynamic", `dims of group '${r.group}' differ in the example call: ${prev.size} and ${size}`);
+      ranges.set(key, prev ? { min: Math.max(prev.min, r.min), max: Math.min(prev.max, r.max), size } : { min: r.min, max: r.max, size });
     }
   });
-  const bySize = new Map<number, SymExpr>();
-  for (const [size, r] of ranges) {
-    const name = `s${bySize.size}`;
-    bySize.set(size, sym(name));
-    builder.addSymbol({ name, min: r.min, max: r.max, hint: size });
+  const byKey = new Map<string, SymExpr>();
+  for (const [key, r] of ranges) {
+    const name = `s${byKey.size}`;
+    byKey.set(key, sym(name));
+    builder.addSymbol({ name, min: r.min, max: r.max, hint: r.size });
   }
-  return bySize;
+  return (i, d) => byKey.get(keyOf(i, d))!;
 }
 
 /** Traces `target` (a function, or a module's forward) on `args`. */
@@ -89,7 +98,7 @@ export function trace(target: Function | TraceableModule<Tensor>, args: readonly
   bump("traces");
   const builder = new GraphBuilder();
   const files = new Set<string>();
-  const symbolBySize = assignSymbols(args, dynamic, builder);
+  const symbolOf = assignSymbols(args, dynamic, builder);
   const slots = module ? module.namedTensorSlots() : [];
   // Graph input names are unique: module tensors keep their dotted paths, a clashing argument gets its index.
   const taken = new Set(slots.map((s) => s.name));
@@ -105,7 +114,7 @@ export function trace(target: Function | TraceableModule<Tensor>, args: readonly
       argSpecs.push({ kind: "value", name, value: arg });
       return arg;
     }
-    const shape: Dim[] = arg.dims.map((size, d) => (dynamic[i]!.has(d) ? symbolBySize.get(size)! : size));
+    const shape: Dim[] = arg.dims.map((size, d) => (dynamic[i]!.has(d) ? symbolOf(i, d) : size));
     argSpecs.push({ kind: "tensor", name, dtype: arg.dtype, shape });
     return new TracerTensor(builder.input(inputName(name, i), "arg", { dtype: arg.dtype, shape }), builder);
   });

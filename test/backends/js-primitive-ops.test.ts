@@ -104,6 +104,19 @@ const CASES: Record<Primitive, readonly Case[]> = {
     make: (n) => [ints([7, 3]), tensor(Array.from({ length: n }, (_, j) => (j * 5) % 7), { dtype: "i64" })],
     fn: (w, i) => k.indexSelect(w, 0, i),
   }],
+  // In place into the cache's buffer; distinct slots (37 is prime to 160); the result is read after the write.
+  kv_store: [
+    {
+      inputs: [spec("c", [40, 4, 2, 3]), spec("v", ["s0", 2, 3]), spec("s", ["s0"], "i32")],
+      make: (n) => [f([40, 4, 2, 3], "f32", 2), T(f([2, n, 3]).reshape([2, n * 3])).reshape([n, 2, 3]), tensor(Array.from({ length: n }, (_, j) => (j * 37) % 160), { dtype: "i32" })],
+      fn: (c, v, s) => k.mul(k.kvStore(c, v, s), 2),
+    },
+    {
+      inputs: [spec("c", [40, 4, 6], "bf16"), spec("v", ["s0", 6]), spec("s", ["s0"], "i32")],
+      make: (n) => [f([40, 4, 6], "bf16", 2), f([n, 6]), tensor(Array.from({ length: n }, (_, j) => (j * 37 + 5) % 160), { dtype: "i32" })],
+      fn: (c, v, s) => k.kvStore(c, k.exp(v), s),
+    },
+  ],
   matmul: [
     { inputs: [spec("a", ["s0", 5], "bf16"), spec("b", [3, 5], "bf16")], make: (n) => [T(f([5, n], "bf16")), f([3, 5], "bf16", 2)], fn: (a, b) => k.matmul(a, k.transpose(b)) },
     { inputs: [spec("a", [2, "s0", 5], "i32"), spec("b", [5, 3], "i32")], make: (n) => [ints([2, n, 5], 1, 9), ints([5, 3], 2, 9)], fn: k.matmul },

@@ -59,6 +59,20 @@ export const CASES: Record<Exclude<OpName, "input">, Case> = {
   embedding: { fn: (i, w) => k.embedding(i, w), args: (n) => [ids(n, 11), r([11, 4])], dynamic: true },
   stack: { fn: (a, b) => k.stack([a, b], 1), args: (n) => [r([n, 3]), r([n, 3], 2)], dynamic: true, dynamicArgs: [0, 1] },
   rms_norm: { fn: (x, w) => k.rmsNorm(x, w, 1e-5), args: (n) => [r([n, 129]), r([129], 2)], dynamic: true },
+  kv_store: {
+    fn: (c, v, s) => k.mul(k.kvStore(c, v, s), 2),
+    args: (n) => [r([40, 4, 2, 3], 2), r([n, 2, 3]), tensor(Array.from({ length: n }, (_, j) => (j * 37) % 160), { dtype: "i32" })],
+    dynamic: true, dynamicArgs: [1, 2],
+  },
+  // Two sequences over shuffled blocks of 4; token j belongs to sequence j % 2 at position j % 12.
+  paged_attention: {
+    fn: (q, kc, vc, bt, seq, p) => k.pagedAttention(q, kc, vc, bt, seq, p, 0.35),
+    args: (n) => [
+      r([n, 4, 8]), r([6, 4, 2, 8], 2), r([6, 4, 2, 8], 3), tensor([[5, 0, 3], [1, 4, 2]], { dtype: "i32" }),
+      tensor(Array.from({ length: n }, (_, j) => j % 2), { dtype: "i32" }), tensor(Array.from({ length: n }, (_, j) => j % 12), { dtype: "i32" }),
+    ],
+    dynamic: true, dynamicArgs: [0, 4, 5],
+  },
   rotary: { fn: (x, c, s) => k.rotary(x, c, s), args: (n) => [r([n, 2, 8]), r([n, 1, 8], 2), r([n, 1, 8], 3)], dynamic: true, dynamicArgs: [0, 1, 2] },
 };
 

@@ -42,6 +42,20 @@ test("kiln generate: cold then warm; the warm process traces and compiles nothin
   }
 });
 
+test("kiln compile fills the cache (or a folder to ship): then generate with KILN_FORCE_AOT_LOAD=1 traces and compiles nothing", () => {
+  const out = mkdtempSync(join(tmpdir(), "kiln-ship-"));
+  try {
+    const log = execFileSync(process.execPath, [...process.execArgv, cli, "compile", "--model", model, "--backend", "js", "--out", out], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    void log;
+    const shipped = kiln(out, { KILN_FORCE_AOT_LOAD: "1" });
+    assert.deepEqual(shipped.generated_ids, reference.f32[1]!.greedy);
+    assert.equal(shipped.compile.traces, 0);
+    assert.deepEqual(shipped.compile.outcomes, ["loaded"]);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
 test("kiln generate refuses a text prompt without a tokenizer, with a clear error", () => {
   assert.throws(
     () => execFileSync(process.execPath, [...process.execArgv, cli, "generate", "--model", model, "--prompt", "hello"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),

@@ -1,23 +1,12 @@
 // Greedy generation on the tiny Qwen3 fixture equals PyTorch's greedy continuation (8 tokens per prompt).
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
 import { ArgumentError, compile } from "../../src/index.js";
-import { CausalLM, loadCheckpoint } from "../../src/models/index.js";
 import { generate } from "../../src/engine/index.js";
-import { projectRoot } from "../helpers/root.js";
+import { tinyQwen3, tinyQwen3Reference } from "../helpers/tiny-qwen3.js";
 
-const dir = join(projectRoot(), "test", "fixtures", "tiny-qwen3");
-const reference = JSON.parse(readFileSync(join(dir, "reference.json"), "utf8")) as { f32: { prompt_ids: number[]; greedy: number[] }[] };
-
-function model(): CausalLM {
-  const ckpt = loadCheckpoint(dir);
-  const m = new CausalLM(ckpt.config, "f32");
-  const names = new Set(m.namedParameters().map(([n]) => n));
-  m.loadStateDict(Object.fromEntries([...ckpt.tensors].filter(([n]) => names.has(n))), { strict: false });
-  return m;
-}
+const reference = tinyQwen3Reference;
+const model = tinyQwen3;
 
 test("greedy generation equals PyTorch's continuation for every prompt, with one compile", () => {
   const m = model();

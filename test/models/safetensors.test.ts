@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import {
-  decodeSafetensors, encodeSafetensors, parseSafetensorsHeader, readSafetensors, writeSafetensors,
+  decodeSafetensors, encodeSafetensors, parseSafetensorsHeader, readSafetensors, writeSafetensors, writeSafetensorsFromSources,
 } from "../../src/models/index.js";
 import { DTYPES, type DType, ITEM_SIZE, Tensor, bf16ToF32, f32ToBf16, tensor } from "../../src/tensor/index.js";
 import { ArgumentError, ModelFormatError } from "../../src/util/index.js";
@@ -181,4 +181,24 @@ test("the writer refuses names it cannot write and tensors without data", () => 
   assert.throws(() => encodeSafetensors({ "": t }), ArgumentError);
   const abstract = new Tensor("f32", [2], null);
   assert.throws(() => encodeSafetensors({ w: abstract }), (e: unknown) => e instanceof ArgumentError && /'w' has no data/.test(e.message));
+});
+
+test("writeSafetensorsFromSources: chunked sources give the bytes writeSafetensors gives; a wrong byte count leaves no file", () => {
+  const a = tensor([[1, 2, 3], [4, 5, 6]], { dtype: "f32" });
+  const b = tensor([7, 8], { dtype: "bf16" });
+  const bytesOf = (t: Tensor) => new Uint8Array(t.raw().buffer, t.raw().byteOffset, t.raw().byteLength);
+  const whole = join(tmp, "whole.safetensors");
+  const chunked = join(tmp, "chunked.safetensors");
+  writeSafetensors(whole, { a, b }, { metadata: { format: "pt" } });
+  writeSafetensorsFromSources(chunked, {
+    b: { dtype: "bf16", shape: [2], chunks: () => [bytesOf(b)] },
+    a: { dtype: "f32", shape: [2, 3], chunks: function* () { yield bytesOf(a).subarray(0, 8); yield bytesOf(a).subarray(8); } },
+  }, { metadata: { format: "pt" } });
+  assert.deepEqual(readFileSync(chunked), readFileSync(whole));
+  const short = join(tmp, "short.safetensors");
+  assert.throws(
+    () => writeSafetensorsFromSources(short, { a: { dtype: "f32", shape: [2, 3], chunks: () => [bytesOf(a).subarray(4)] } }),
+    (e: unknown) => e instanceof ArgumentError && /'a' gave 20 bytes, its shape and dtype need 24/.test(e.message),
+  );
+  assert.ok(!readdirSync(tmp).some((f) => f.includes("short")), "no file, no temp file");
 });

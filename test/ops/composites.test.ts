@@ -114,7 +114,29 @@ function handRotary(x: Tensor, cos: Tensor, sin: Tensor) {
   return { shape: [...x.dims], values: out };
 }
 
+/** Paged attention by its definition: each query's context rows looked up through the block table, two-pass softmax. */
+function handPagedAttention([q, kc, vc, table, seqIds, positions]: readonly Tensor[], scale: number) {
+  const [S, NH, D] = q!.dims as [number, number, number];
+  const [, BS, NKV] = kc!.dims as [number, number, number];
+  const maxBlocks = table!.dims[1]!;
+  const [vq, vk, vv, vt, vs, vp] = [q!, kc!, vc!, table!, seqIds!, positions!].map(vals);
+  const out: number[] = [];
+  for (let t = 0; t < S; t++) {
+    for (let h = 0; h < NH; h++) {
+      const kvHead = Math.floor(h / (NH / NKV));
+      const rows = Array.from({ length: vp![t]! + 1 }, (_, j) => ((vt![vs![t]! * maxBlocks + Math.floor(j / BS)]! * BS + (j % BS)) * NKV + kvHead) * D);
+      const scores = rows.map((row) => scale * Array.from({ length: D }, (_, e) => vq![(t * NH + h) * D + e]! * vk![row + e]!).reduce((a, b) => a + b, 0));
+      const max = Math.max(...scores);
+      const w = scores.map((s) => Math.exp(s - max));
+      const total = w.reduce((a, b) => a + b, 0);
+      for (let e = 0; e < D; e++) out.push(rows.reduce((acc, row, j) => acc + (w[j]! / total) * vv![row + e]!, 0));
+    }
+  }
+  return { shape: [S, NH, D], values: out };
+}
+
 const r = (shape: number[], seed: number, dtype: DType = "f32") => randn(shape, { seed, dtype });
+const i32 = (data: number[] | number[][]) => tensor(data, { dtype: "i32" });
 
 const CASES: Record<CompositeOp, Case[]> = {
   mean: [
@@ -146,6 +168,20 @@ const CASES: Record<CompositeOp, Case[]> = {
   ],
   rotary: [
     { inputs: () => [r([3, 2, 8], 20), r([3, 1, 8], 21), r([3, 1, 8], 22)], run: ([x, c, s]) => k.rotary(x!, c!, s!), expect: ([x, c, s]) => handRotary(x!, c!, s!) },
+  ],
+  paged_attention: [
+    // Prefill of one sequence (positions 0..4) over shuffled blocks of 2; GQA 4 heads over 2.
+    {
+      inputs: () => [r([5, 4, 8], 23), r([5, 2, 2, 8], 24), r([5, 2, 2, 8], 25), i32([[3, 0, 4]]), i32([0, 0, 0, 0, 0]), i32([0, 1, 2, 3, 4])],
+      run: (xs) => k.pagedAttention(...(xs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]), 0.3),
+      expect: (xs) => handPagedAttention(xs, 0.3),
+    },
+    // Decode of two sequences at once, at different positions.
+    {
+      inputs: () => [r([2, 2, 4], 26), r([4, 3, 1, 4], 27), r([4, 3, 1, 4], 28), i32([[2, 1], [0, 3]]), i32([1, 0]), i32([5, 2])],
+      run: (xs) => k.pagedAttention(...(xs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]), 0.5),
+      expect: (xs) => handPagedAttention(xs, 0.5),
+    },
   ],
 };
 

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import * as k from "../../src/ops/index.js";
 import { OP_NAMES, type OpName, OPS, bind } from "../../src/ops/index.js";
 import { type Tensor, tensor } from "../../src/tensor/index.js";
-import { ArgumentError } from "../../src/util/index.js";
+import { ArgumentError, ShapeError } from "../../src/util/index.js";
 import { expectClose as close, expectError, expectExact as eq, iota } from "./expect-tensor.js";
 
 type Case = () => void;
@@ -238,6 +238,20 @@ const CASES: Record<OpName, Case[]> = {
     () => eq(k.gather(t([1, 2, 3]), -1, t([-1, 0], { dtype: "i64" })), [3, 1]), // negative axis and indices
     () => close(k.gather(m23(), 1, tensor([[], []], { dtype: "i32" })), [2, 0], []),
   ],
+  kv_store: [
+    // Rows land at their slots of the [blocks·blockSize] view, in place: the result is the cache itself.
+    () => {
+      const cache = k.zeros([2, 2, 2]);
+      const out = k.kvStore(cache, t([[1, 2], [3, 4]]), i32([3, 0]));
+      assert.equal(out, cache);
+      eq(cache, [[[3, 4], [0, 0]], [[0, 0], [1, 2]]]);
+    },
+    // f32 values round into a bf16 cache.
+    () => eq(k.kvStore(k.zeros([1, 2, 1], "bf16"), t([[1 + 2 ** -9]]), i32([1])), [[[0], [1]]], "bf16"),
+    () => expectError(() => k.kvStore(k.zeros([2, 2, 2]), t([[1, 2]]), i32([4])), ShapeError, "E_SHAPE", ["slots", "[0, 4)"]),
+    () => expectError(() => k.kvStore(k.zeros([2, 2, 2]), t([[1, 2, 3]]), i32([0])), ShapeError, "E_SHAPE", ["values", "[tokens, 2]"]),
+    () => expectError(() => k.kvStore(k.transpose(k.zeros([2, 2, 2])), t([[1, 2]]), i32([0])), ShapeError, "E_SHAPE", ["contiguous"]),
+  ],
   index_select: [
     () => eq(k.indexSelect(m23(), 0, t([1, 1, 0], { dtype: "i64" })), [[4, 5, 6], [4, 5, 6], [1, 2, 3]]),
     () => eq(k.indexSelect(m23(), -1, i32([-1])), [[3], [6]]),
@@ -298,6 +312,17 @@ const CASES: Record<OpName, Case[]> = {
     // [3, 4]: mean square 12.5; scaled by [1, 2].
     () => close(k.rmsNorm(t([[3, 4]]), t([1, 2]), 0), [1, 2], [3 / Math.sqrt(12.5), 8 / Math.sqrt(12.5)]),
     () => close(k.rmsNorm(t([[1, 1, 1, 1], [2, -2, 2, -2]]), k.full([4], 0.5), 1), [2, 4], [0.5 / Math.SQRT2, 0.5 / Math.SQRT2, 0.5 / Math.SQRT2, 0.5 / Math.SQRT2, 1 / Math.sqrt(5), -1 / Math.sqrt(5), 1 / Math.sqrt(5), -1 / Math.sqrt(5)]),
+  ],
+  paged_attention: [
+    // One kv head, head dim 1: token at position 1 attends keys 1 and 2 (slots 2, 3 via block 1)
+    // with equal scores → the mean of values 10 and 20; at position 0 only the first value.
+    () => {
+      const kc = t([[[[9]], [[9]]], [[[1]], [[1]]]]);
+      const vc = t([[[[0]], [[0]]], [[[10]], [[20]]]]);
+      close(k.pagedAttention(t([[[1]], [[1]]]), kc, vc, i32([[1, 0]]), i32([0, 0]), i32([0, 1]), 1), [2, 1, 1], [10, 15]);
+    },
+    () => expectError(() => k.pagedAttention(k.zeros([1, 3, 4]), k.zeros([2, 2, 2, 4]), k.zeros([2, 2, 2, 4]), i32([[0]]), i32([0]), i32([0]), 1), ShapeError, "E_SHAPE", ["divisible"]),
+    () => expectError(() => k.pagedAttention(k.zeros([1, 2, 4]), k.zeros([2, 2, 1, 4]), k.zeros([2, 2, 1, 4]), i32([[0]]), i32([0, 1]), i32([0]), 1), ShapeError, "E_SHAPE", ["seqIds"]),
   ],
   rotary: [
     // x = [1, 2, 3, 4]: halves (1,2) and (3,4); rotate_half = (-3, -4, 1, 2).

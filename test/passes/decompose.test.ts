@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  COMPOSITE_OPS, OPS, cast, embedding, linear, mean, rmsNorm, rotary, softmax, stack,
+  COMPOSITE_OPS, OPS, cast, embedding, linear, mean, pagedAttention, rmsNorm, rotary, softmax, stack,
 } from "../../src/index.js";
 import { decompose } from "../../src/passes/index.js";
 import { assertGolden } from "../helpers/golden.js";
@@ -35,9 +35,9 @@ test("decompose expands every composite (nested ones too) into primitives, keepi
     { source: () => `model.ts:${++line}` },
   );
   assert.deepEqual(
-    COMPOSITE_OPS.filter((op) => !ops(g).includes(op)),
+    COMPOSITE_OPS.filter((op) => !OPS[op].keepWhole && !ops(g).includes(op)),
     [],
-    "the test graph holds every composite",
+    "the test graph holds every composite that decompose expands",
   );
   const d = checkPass(decompose, g, [{ s0: 1 }, { s0: 6 }]);
   assert.deepEqual(ops(d).filter(isComposite), []);
@@ -47,6 +47,17 @@ test("decompose expands every composite (nested ones too) into primitives, keepi
   assert.ok(d.nodes.filter((n) => n.source === rmsSource).map((n) => n.op).includes("rsqrt"));
   // Types are kept: the outputs have the composites' types.
   assert.deepEqual(d.outputs.map((o) => o.type.dtype), g.outputs.map((o) => o.type.dtype));
+});
+
+test("decompose keeps template composites (paged_attention) whole: the code generator runs them as one kernel", () => {
+  const g = buildGraph(
+    [
+      { name: "q", shape: ["s0", 2, 4] }, { name: "kc", shape: [3, 2, 1, 4] }, { name: "vc", shape: [3, 2, 1, 4] },
+      { name: "bt", shape: [1, 3], dtype: "i32" }, { name: "seq", shape: ["s0"], dtype: "i32" }, { name: "pos", shape: ["s0"], dtype: "i32" },
+    ],
+    (q, kc, vc, bt, seq, pos) => [pagedAttention(q, kc, vc, bt, seq, pos, 0.5)],
+  );
+  assert.deepEqual(ops(decompose.run(g)).filter(isComposite), ["paged_attention"]);
 });
 
 test("decompose golden: rms_norm on bf16, mean over a dynamic dim, rotary", () => {

@@ -59,6 +59,19 @@ test("dynamic ranges: named, negative dims, duck-sized dims intersect their rang
   assert.equal(defaults.max, 2 ** 31 - 1);
 });
 
+test("grouped dynamic dims share a symbol by name only: equal example sizes in other groups stay apart", () => {
+  const f = (a: Tensor, b: Tensor, c: Tensor) => [add(a, b), c];
+  const { graph, args } = trace(f, [randn([3]), randn([3]), randn([3, 2])], {
+    dynamic: { a: { 0: { group: "tokens" } }, b: { 0: { group: "tokens", max: 50 } }, c: { 0: { group: "rows" } } },
+  });
+  assert.deepEqual(graph.symbols, [{ name: "s0", min: 1, max: 50, hint: 3 }, { name: "s1", min: 1, max: 2 ** 31 - 1, hint: 3 }]);
+  assert.deepEqual(args.map((x) => (x.kind === "tensor" ? x.shape.map(String) : [])), [["s0"], ["s0"], ["s1", "2"]]);
+  assert.throws(
+    () => trace(f, [randn([3]), randn([4]), randn([3, 2])], { dynamic: { a: { 0: { group: "g" } }, b: { 0: { group: "g" } } } }),
+    (e: unknown) => e instanceof ArgumentError && /group 'g' differ in the example call: 3 and 4/.test(e.message),
+  );
+});
+
 test("bad dynamic specs are ArgumentErrors naming the argument", () => {
   const f = (x: Tensor, n: number) => mul(x, n);
   const bad = (dynamic: object, pattern: RegExp) =>

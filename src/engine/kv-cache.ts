@@ -1,0 +1,120 @@
+// The paged KV cache (vLLM's PagedAttention layout): per layer a K and a V tensor of
+// [numBlocks, blockSize, kvHeads, headDim], shared by all sequences through block tables. A
+// sequence holds a list of blocks; position p lives at slot blocks[p / blockSize] * blockSize +
+// p % blockSize. Blocks are allocated as sequences grow and returned when they finish.
+import { type DType, Tensor, allocStorage, tensor } from "../tensor/index.js";
+import { ArgumentError } from "../util/index.js";
+
+export interface KvCacheShape {
+  readonly layers: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+}
+
+export interface KvCacheOptions {
+  /** Tokens the cache holds in all (rounded up to whole blocks); default 4096. */
+  readonly tokens?: number;
+  /** Tokens per block; default 16 (vLLM's default). */
+  readonly blockSize?: number;
+  readonly dtype?: DType;
+}
+
+/** Thrown when a batch needs more blocks than are free: says how many tokens the cache holds. */
+export class KvCacheFullError extends ArgumentError {
+  constructor(needed: number, free: number, blockSize: number) {
+    super("kv cache", `needs ${needed} more blocks of ${blockSize} tokens but ${free} are free; give it more tokens (kvCacheTokens / --kv-cache-tokens) or generate fewer`);
+  }
+}
+
+/** One sequence's blocks. */
+export class SequenceBlocks {
+  readonly blocks: number[] = [];
+  slot(position: number, blockSize: number): number {
+    return this.blocks[Math.floor(position / blockSize)]! * blockSize + (position % blockSize);
+  }
+}
+
+export class PagedKvCache {
+  readonly blockSize: number;
+  readonly numBlocks: number;
+  /** k0, v0, k1, v1, …: the order CausalLM's paged forward takes them. */
+  readonly tensors: readonly Tensor[];
+  readonly #free: number[];
+
+  constructor(shape: KvCacheShape, options: KvCacheOptions = {}) {
+    this.blockSize = options.blockSize ?? 16;
+    const tokens = options.tokens ?? 4096;
+    if (!(Number.isInteger(this.blockSize) && this.blockSize > 0)) throw new ArgumentError("kv cache", `blockSize must be a positive integer, got ${this.blockSize}`);
+    if (!(Number.isInteger(tokens) && tokens > 0)) throw new ArgumentError("kv cache", `tokens must be a positive integer, got ${tokens}`);
+    this.numBlocks = Math.ceil(tokens / this.blockSize);
+    const dims = [this.numBlocks, this.blockSize, shape.kvHeads, shape.headDim];
+    const dtype = options.dtype ?? "f32";
+    const size = dims.reduce((a, b) => a * b, 1);
+    this.tensors = Array.from({ length: 2 * shape.layers }, () => new Tensor(dtype, dims, allocStorage(dtype, size)));
+    // Pop from the end: block 0 is handed out first.
+    this.#free = Array.from({ length: this.numBlocks }, (_, i) => this.numBlocks - 1 - i);
+  }
+
+  get capacity(): number {
+    return this.numBlocks * this.blockSize;
+  }
+
+  get freeBlocks(): number {
+    return this.#free.length;
+  }
+
+  /** Blocks needed to hold `tokens` positions. */
+  blocksFor(tokens: number): number {
+    return Math.ceil(tokens / this.blockSize);
+  }
+
+  /** Grows `seq` to hold positions [0, tokens). */
+  reserve(seq: SequenceBlocks, tokens: number): void {
+    const need = this.blocksFor(tokens) - seq.blocks.length;
+    if (need <= 0) return;
+    if (need > this.#free.length) throw new KvCacheFullError(need, this.#free.length, this.blockSize);
+    for (let i = 0; i < need; i++) seq.blocks.push(this.#free.pop()!);
+  }
+
+  release(seq: SequenceBlocks): void {
+    this.#free.push(...seq.blocks.reverse());
+    seq.blocks.length = 0;
+  }
+}
+
+/** One sequence's part of a forward: its blocks, the new tokens and the position of the first. */
+export interface BatchEntry {
+  readonly blocks: SequenceBlocks;
+  readonly tokens: readonly number[];
+  readonly start: number;
+}
+
+/**
+ * The paged forward's inputs after the caches are reserved: ids, then positions, seqIds, slots,
+ * blockTable, logitRows (the last new token of each entry), then the caches.
+ */
+export function batchInputs(cache: PagedKvCache, entries: readonly BatchEntry[]): Tensor[] {
+  const ids: number[] = [];
+  const positions: number[] = [];
+  const seqIds: number[] = [];
+  const slots: number[] = [];
+  const logitRows: number[] = [];
+  entries.forEach((e, i) => {
+    e.tokens.forEach((t, j) => {
+      ids.push(t);
+      positions.push(e.start + j);
+      seqIds.push(i);
+      slots.push(e.blocks.slot(e.start + j, cache.blockSize));
+    });
+    logitRows.push(ids.length - 1);
+  });
+  // Rows are padded with block 0 (any valid block: attention never reads past a token's position).
+  const width = Math.max(1, ...entries.map((e) => e.blocks.blocks.length));
+  const table = new Int32Array(entries.length * width);
+  entries.forEach((e, i) => table.set(e.blocks.blocks, i * width));
+  const i32 = (xs: number[]) => tensor(xs, { dtype: "i32" });
+  return [
+    i32(ids), i32(positions), i32(seqIds), i32(slots), tensor(table, { dtype: "i32", shape: [entries.length, width] }), i32(logitRows),
+    ...cache.tensors,
+  ];
+}

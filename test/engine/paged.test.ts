@@ -1,0 +1,87 @@
+// The paged KV cache: decode with the cache equals recomputing the whole sequence each step
+// (acceptance 2), batched generation equals generating each prompt alone (acceptance 3), and
+// bad requests are refused before any forward runs.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ArgumentError, type Tensor, compile, tensor } from "../../src/index.js";
+import { pagedDynamicDims } from "../../src/models/index.js";
+import { PagedEngine, PagedKvCache, SequenceBlocks, argmaxOf, batchInputs, generate } from "../../src/engine/index.js";
+import { assertAllClose } from "../helpers/assert-close.js";
+import { tinyQwen3, tinyQwen3Reference } from "../helpers/tiny-qwen3.js";
+
+const reference = tinyQwen3Reference;
+const model = tinyQwen3;
+
+const m = model();
+const { numHiddenLayers: layers, numKeyValueHeads: kvHeads, headDim, vocabSize } = m.config;
+const paged = compile(m, { dynamic: pagedDynamicDims(layers), name: "paged" });
+const full = compile(m, { dynamic: { 0: [0] }, name: "full" });
+const newCache = (tokens = 256, blockSize = 4) => new PagedKvCache({ layers, kvHeads, headDim }, { tokens, blockSize });
+const engine = (cache = newCache()) => new PagedEngine(paged, cache, { vocabSize, maxContext: 512 });
+const lastRow = (logits: Tensor) => logits.values().subarray(logits.size - vocabSize);
+
+test("decode with the KV cache equals recomputing the sequence each step: 32 greedy steps, logits within 1e-4, one compile", () => {
+  const cache = newCache();
+  const seq = new SequenceBlocks();
+  const ids = [...reference.f32[0]!.prompt_ids];
+  cache.reserve(seq, ids.length + 32);
+  // Blocks of 4 tokens: the prompt and the 32 new tokens span many blocks.
+  let logits = paged(...(batchInputs(cache, [{ blocks: seq, tokens: ids, start: 0 }]) as [Tensor, ...Tensor[]]));
+  for (let step = 0; step < 32; step++) {
+    const want = lastRow(full(tensorOf(ids)));
+    assert.deepEqual(logits.dims, [1, vocabSize]);
+    assertAllClose(logits.values(), want, { rtol: 1e-4, atol: 1e-4 });
+    const next = argmaxOf(logits.values());
+    assert.equal(next, argmaxOf(want), `step ${step}`);
+    ids.push(next);
+    logits = paged(...(batchInputs(cache, [{ blocks: seq, tokens: [next], start: ids.length - 1 }]) as [Tensor, ...Tensor[]]));
+  }
+  assert.equal(paged.stats.compiles, 1, "prefill and decode share one graph");
+});
+
+test("the engine's greedy tokens equal recompute generation and PyTorch's continuation", () => {
+  const e = engine();
+  for (const c of reference.f32) {
+    const [out] = e.generate([c.prompt_ids], { maxTokens: 24 });
+    assert.deepEqual(out!.generatedIds, generate(full, c.prompt_ids, { maxTokens: 24 }).generatedIds);
+    assert.deepEqual(out!.generatedIds.slice(0, c.greedy.length), c.greedy);
+  }
+  assert.equal(e.cache.freeBlocks, e.cache.numBlocks, "finished sequences return their blocks");
+});
+
+test("batched generation of prompts of different lengths equals generating each alone (greedy and seeded sampling)", () => {
+  const prompts = reference.f32.map((c) => c.prompt_ids);
+  assert.ok(new Set(prompts.map((p) => p.length)).size > 1, "the prompts differ in length");
+  for (const params of [{ maxTokens: 16 }, { maxTokens: 12, temperature: 0.8, topK: 40, seed: 3 }]) {
+    const together = engine().generate(prompts, params);
+    const alone = prompts.map((p) => engine().generate([p], params)[0]!);
+    assert.deepEqual(together.map((g) => g.generatedIds), alone.map((g) => g.generatedIds));
+  }
+  // A stop id ends one sequence early while the others go on.
+  const stopAt = engine().generate([prompts[1]!], { maxTokens: 8 })[0]!.generatedIds[2]!;
+  const mixed = engine().generate(prompts, { maxTokens: 8, stopIds: [stopAt] });
+  assert.equal(mixed[1]!.finishReason, "stop");
+  assert.equal(mixed[1]!.generatedIds.at(-1), stopAt);
+});
+
+test("steps() yields each step's tokens as they are sampled, one per unfinished sequence", () => {
+  const prompts = reference.f32.slice(0, 2).map((c) => c.prompt_ids);
+  const it = engine().steps(prompts, { maxTokens: 3 });
+  const seen: number[][] = [[], []];
+  let r = it.next();
+  for (; !r.done; r = it.next()) for (const ev of r.value) seen[ev.sequence]!.push(ev.token);
+  assert.deepEqual(seen, r.value.map((g) => g.generatedIds));
+});
+
+test("bad requests are refused before any forward: context overflow, full cache, token ids outside the vocabulary", () => {
+  const p = reference.f32[0]!.prompt_ids;
+  const refuses = (fn: () => unknown, re: RegExp) => assert.throws(fn, (e: unknown) => e instanceof ArgumentError && re.test(e.message));
+  refuses(() => engine().generate([p], { maxTokens: 600 }), /exceeds the context of 512; nothing was truncated/);
+  refuses(() => engine(newCache(16, 4)).generate([p, p], { maxTokens: 8 }), /needs \d+ KV cache blocks .* 4 free/);
+  refuses(() => engine().generate([[1, vocabSize]], { maxTokens: 1 }), /token id 512, outside the vocabulary \[0, 512\)/);
+  refuses(() => engine().generate([[]], { maxTokens: 1 }), /has no tokens/);
+});
+
+function tensorOf(ids: number[]): Tensor {
+  return tensor(ids, { dtype: "i32" });
+}
