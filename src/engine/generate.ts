@@ -26,12 +26,26 @@ export interface Generation {
 /** `forward(ids [s] i32) → logits [s, vocab] f32`, e.g. a compiled CausalLM. */
 export type LogitsFn = (ids: Tensor) => Tensor;
 
-export function generate(forward: LogitsFn, promptIds: readonly number[], params: GenerateParams): Generation {
-  if (promptIds.length === 0) throw new ArgumentError("generate", "the prompt has no tokens");
+/**
+ * The checks every generation makes before any forward: maxTokens, and each prompt (named `which`
+ * in messages) non-empty, within the vocabulary when given, and fitting the context with maxTokens.
+ */
+export function checkRequest(prompts: readonly (readonly number[])[], params: GenerateParams, limits: { vocabSize?: number; maxContext?: number }): void {
   if (!Number.isInteger(params.maxTokens) || params.maxTokens < 0) throw new ArgumentError("generate", `maxTokens must be a non-negative integer, got ${params.maxTokens}`);
-  if (params.maxContext !== undefined && promptIds.length + params.maxTokens > params.maxContext) {
-    throw new ArgumentError("generate", `prompt (${promptIds.length} tokens) + maxTokens (${params.maxTokens}) exceeds the context of ${params.maxContext}; nothing was truncated`);
-  }
+  prompts.forEach((p, i) => {
+    const which = prompts.length > 1 ? `prompt ${i}` : "the prompt";
+    if (p.length === 0) throw new ArgumentError("generate", `${which} has no tokens`);
+    const { vocabSize, maxContext } = limits;
+    const bad = vocabSize === undefined ? undefined : p.find((t) => !(Number.isInteger(t) && t >= 0 && t < vocabSize));
+    if (bad !== undefined) throw new ArgumentError("generate", `${which} has token id ${bad}, outside the vocabulary [0, ${vocabSize})`);
+    if (maxContext !== undefined && p.length + params.maxTokens > maxContext) {
+      throw new ArgumentError("generate", `${which} (${p.length} tokens) + maxTokens (${params.maxTokens}) exceeds the context of ${maxContext}; nothing was truncated`);
+    }
+  });
+}
+
+export function generate(forward: LogitsFn, promptIds: readonly number[], params: GenerateParams): Generation {
+  checkRequest([promptIds], params, { maxContext: params.maxContext });
   const sampler = new Sampler(params);
   const ids = [...promptIds];
   const stops = new Set(params.stopIds ?? []);

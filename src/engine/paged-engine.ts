@@ -6,7 +6,7 @@ import type { Tensor } from "../tensor/index.js";
 import { ArgumentError } from "../util/index.js";
 import { type BatchEntry, PagedKvCache, SequenceBlocks, batchInputs } from "./kv-cache.js";
 import { Sampler, validateSampling } from "./sampler.js";
-import type { GenerateParams, Generation } from "./generate.js";
+import { type GenerateParams, type Generation, checkRequest } from "./generate.js";
 
 /** CausalLM's paged forward: (ids, positions, seqIds, slots, blockTable, logitRows, k0, v0, …) → logits [rows, vocab]. */
 export type PagedForward = (ids: Tensor, ...paged: Tensor[]) => Tensor;
@@ -97,17 +97,7 @@ export class PagedEngine {
 
   #validate(prompts: readonly (readonly number[])[], params: GenerateParams): void {
     if (prompts.length === 0) throw new ArgumentError("generate", "no prompts");
-    if (!Number.isInteger(params.maxTokens) || params.maxTokens < 0) throw new ArgumentError("generate", `maxTokens must be a non-negative integer, got ${params.maxTokens}`);
+    checkRequest(prompts, params, this.model);
     validateSampling(params);
-    const { vocabSize, maxContext } = this.model;
-    prompts.forEach((p, i) => {
-      const which = prompts.length > 1 ? `prompt ${i}` : "the prompt";
-      if (p.length === 0) throw new ArgumentError("generate", `${which} has no tokens`);
-      const bad = p.find((t) => !(Number.isInteger(t) && t >= 0 && t < vocabSize));
-      if (bad !== undefined) throw new ArgumentError("generate", `${which} has token id ${bad}, outside the vocabulary [0, ${vocabSize})`);
-      if (p.length + params.maxTokens > maxContext) {
-        throw new ArgumentError("generate", `${which} (${p.length} tokens) + maxTokens (${params.maxTokens}) exceeds the context of ${maxContext}; nothing was truncated`);
-      }
-    });
   }
 }
