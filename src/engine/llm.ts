@@ -2,7 +2,7 @@
 // paged forward ahead of time through the cache (supportsCompile), and generate from token ids
 // or text (with the folder's tokenizer), batched or streamed.
 import { supportsCompile, type CompileActivity } from "../compile/index.js";
-import { CausalLM, type ChatMessage, type ModelConfig, loadCheckpoint, loadTokenizer, pagedDynamicDims } from "../models/index.js";
+import { CausalLM, type ChatMessage, type ModelConfig, StreamDecoder, loadCheckpoint, loadTokenizer, pagedDynamicDims } from "../models/index.js";
 import type { DType, Tensor } from "../tensor/index.js";
 import { ArgumentError } from "../util/index.js";
 import { PagedKvCache, SequenceBlocks, batchInputs } from "./kv-cache.js";
@@ -131,21 +131,22 @@ export class LLM {
   /** The tokens of one prompt as they are generated, with the text each adds (empty while a character is incomplete). */
   async *stream(prompt: Prompt, params: LLMParams): AsyncGenerator<{ token: number; text: string }, LLMOutput> {
     const it = this.#engine.steps([this.encode(prompt)], this.#engineParams(params));
-    const ids: number[] = [];
+    const tokenizer = this.tokenizer;
+    const decoder = tokenizer && new StreamDecoder((ids) => tokenizer.decode(ids));
+    let decoded = "";
     let shown = "";
     let r = it.next();
     // A consumer that stops early (break) returns this generator: the engine's then frees the sequence's blocks.
     try {
       for (; !r.done; r = it.next()) {
         const ev = r.value[0] as TokenEvent;
-        ids.push(ev.token);
         let text = "";
-        if (this.tokenizer) {
-          const full = this.tokenizer.decode(ids);
-          // Hold back a trailing replacement character (the next token may complete it) and any stop string.
-          const stable = stopCut(full, params.stop) ?? (full.endsWith("\uFFFD") ? full.slice(0, full.lastIndexOf("\uFFFD")) : full);
-          text = stable.slice(shown.length);
-          shown = stable.length > shown.length ? stable : shown;
+        if (decoder) {
+          // The decoder holds back a character whose bytes are not all in yet; nothing past a stop string is shown.
+          decoded += decoder.push(ev.token);
+          const visible = stopCut(decoded, params.stop) ?? decoded;
+          text = visible.slice(shown.length);
+          shown = visible.length > shown.length ? visible : shown;
         }
         yield { token: ev.token, text };
         await new Promise((resolve) => setImmediate(resolve));
