@@ -3,13 +3,14 @@
 // (the bundle loads) — so the first thing a new user sees is both start times.
 import { execFileSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
-import { homedir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { resolveCacheRoot } from "../cache/index.js";
 import { makeModel } from "../models/index.js";
 
 export function runQuickstart(say: (line: string) => void): void {
-  const root = process.env.KILN_CACHE_DIR ?? join(homedir(), ".cache", "kiln");
+  const root = resolveCacheRoot() ?? join(tmpdir(), "kiln");
   const model = join(root, "models", "tiny");
   if (!existsSync(join(model, "config.json"))) {
     const made = makeModel({ preset: "tiny", out: model, force: true });
