@@ -49,19 +49,21 @@ function startToFirstToken(dir: string, cache: string): { firstTokenMs: number; 
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Bytes of weights one decode step streams: every projection, the MLP, and the LM head (the embedding when tied). */
+/** Weights of one decoder layer's matmuls: q and o, k and v, the MLP's three. */
+function layerWeights(c: ModelConfig): number {
+  const { hiddenSize: h, numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: d, intermediateSize: i } = c;
+  return h * nh * d * 2 + h * nkv * d * 2 + 3 * h * i;
+}
+
+/** Bytes of weights one decode step streams: every layer's matmuls and the LM head (the embedding when tied). */
 function weightBytesPerToken(c: ModelConfig, bytes: number): number {
-  const { hiddenSize: h, numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: d, intermediateSize: i, vocabSize: v } = c;
-  const layer = h * nh * d * 2 + h * nkv * d * 2 + 3 * h * i;
-  return (c.numHiddenLayers * layer + v * h) * bytes;
+  return (c.numHiddenLayers * layerWeights(c) + c.vocabSize * c.hiddenSize) * bytes;
 }
 
 /** FLOPs of a prefill of n tokens: 2 per weight per token (LM head for one row), plus causal attention. */
 function prefillFlops(c: ModelConfig, n: number): number {
-  const { hiddenSize: h, numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: d, intermediateSize: i, vocabSize: v } = c;
-  const layer = h * nh * d * 2 + h * nkv * d * 2 + 3 * h * i;
-  const attention = c.numHiddenLayers * 2 * 2 * nh * d * ((n * (n + 1)) / 2);
-  return 2 * c.numHiddenLayers * layer * n + attention + 2 * v * h;
+  const attention = c.numHiddenLayers * 2 * 2 * c.numAttentionHeads * c.headDim * ((n * (n + 1)) / 2);
+  return 2 * c.numHiddenLayers * layerWeights(c) * n + attention + 2 * c.vocabSize * c.hiddenSize;
 }
 
 export async function run(args: string[]): Promise<void> {
