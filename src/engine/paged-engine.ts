@@ -25,6 +25,8 @@ export interface TokenEvent {
 }
 
 interface Sequence {
+  /** Its prompt's place in the batch. */
+  readonly index: number;
   readonly prompt: readonly number[];
   readonly ids: number[];
   readonly sampler: Sampler;
@@ -52,7 +54,7 @@ export class PagedEngine {
   *steps(prompts: readonly (readonly number[])[], params: GenerateParams): Generator<TokenEvent[], Generation[]> {
     this.#validate(prompts, params);
     const stops = new Set(params.stopIds ?? []);
-    const seqs: Sequence[] = prompts.map((p) => ({ prompt: p, ids: [...p], sampler: new Sampler(params), blocks: new SequenceBlocks() }));
+    const seqs: Sequence[] = prompts.map((p, index) => ({ index, prompt: p, ids: [...p], sampler: new Sampler(params), blocks: new SequenceBlocks() }));
     const t0 = performance.now();
     let prefillMs = 0;
     let firstTokenAt: number | undefined;
@@ -78,7 +80,7 @@ export class PagedEngine {
           s.ids.push(token);
           if (stops.has(token) || params.stopWhen?.(s.ids.slice(s.prompt.length))) s.finishReason = "stop";
           else if (s.ids.length - s.prompt.length >= params.maxTokens) s.finishReason = "length";
-          return { sequence: seqs.indexOf(s), token, ...(s.finishReason ? { finishReason: s.finishReason } : {}) };
+          return { sequence: s.index, token, ...(s.finishReason ? { finishReason: s.finishReason } : {}) };
         });
         firstTokenAt ??= sampledAt;
         yield events;
