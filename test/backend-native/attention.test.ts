@@ -8,31 +8,16 @@
 // way against a reference built from the rounded cache, and against the f32 cache's reference within 2e-2 · Σ w |v|.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  NativeBuilder, type NativeTarget, TARGET_FEATURES, detectCpuFeatures, loadNativeModule,
-} from "../../src/backend/native/index.js";
 import { hasToolchain } from "../../src/backend/index.js";
 import { bf16ToF32, f32ToBf16 } from "../../src/tensor/index.js";
 import { type AttentionCall, attentionArgs } from "./attention-entry.js";
-import { kernelEntrySource } from "./kernel-entry.js";
+import type { NativeTarget } from "../../src/backend/native/index.js";
+import { targetModules, testedTargets } from "./kernel-entry.js";
 
 const skip = hasToolchain() ? false : "no C compiler or Node's N-API headers (see KILN_CC)";
 
-const host = detectCpuFeatures();
-/** The AVX-512, AVX2 and portable code paths (as kernels.test.ts: the same objects, built once). */
-const targets = (["avx512-bf16", "avx512", "avx2", "portable"] as const).filter((t) => TARGET_FEATURES[t].every((f) => host.has(f)));
-const tested: NativeTarget[] = targets.includes("avx512-bf16") ? targets.filter((t) => t !== "avx512") : [...targets];
-
-const modules = skip
-  ? new Map()
-  : new Map(
-      await Promise.all(
-        tested.map(async (target) => {
-          const builder = new NativeBuilder({ target });
-          return [target, loadNativeModule((await builder.build(kernelEntrySource())).path)] as const;
-        }),
-      ),
-    );
+const tested = testedTargets();
+const modules = await targetModules(tested);
 
 /** Deterministic values in [-1, 1). */
 function random(n: number, seed: number, amp = 1): Float32Array {

@@ -1,6 +1,9 @@
 // A native entry that runs one GEMM/GEMV template chosen by a symbol, for the kernel tests and bench/native.ts. The
 // object also carries the paged-attention entry (attention-entry.ts), so every kernel test shares one build per target.
-import { assembleNativeSource } from "../../src/backend/native/index.js";
+import {
+  NativeBuilder, type NativeModule, type NativeTarget, TARGET_FEATURES, assembleNativeSource, detectCpuFeatures, loadNativeModule,
+} from "../../src/backend/native/index.js";
+import { hasToolchain } from "../../src/backend/index.js";
 import { ATTENTION_ENTRY, ATTENTION_ENTRY_C } from "./attention-entry.js";
 
 /** The templates the entry can run, by the index passed in syms[0]. */
@@ -40,4 +43,22 @@ export function kernelEntrySource(extra = "", entries: readonly { name: string; 
 export function kernelSymbols(kernel: KernelName, M: number, N: number, K: number, o: { bias?: boolean; lda?: number; ldb?: number; ldc?: number } = {}): BigInt64Array {
   const ldb = o.ldb ?? (isNN(kernel) ? N : K);
   return BigInt64Array.from([KERNELS.indexOf(kernel), M, N, K, o.bias ? 1 : 0, o.lda ?? K, ldb, o.ldc ?? N].map(BigInt));
+}
+
+/**
+ * Every named target the host can execute: the AVX-512, AVX2 and portable code paths all run here on x86-64.
+ * avx512 without bf16 differs from avx512-bf16 only in kiln_gemm_nt_bf16dot's fallback: left out when both run.
+ */
+export function testedTargets(): NativeTarget[] {
+  const host = detectCpuFeatures();
+  const targets = (["avx512-bf16", "avx512", "avx2", "portable"] as const).filter((t) => TARGET_FEATURES[t].every((f) => host.has(f)));
+  return targets.includes("avx512-bf16") ? targets.filter((t) => t !== "avx512") : [...targets];
+}
+
+/** The test object (kernels and attention entries) built once per tested target; empty without a toolchain. */
+export async function targetModules(tested: readonly NativeTarget[]): Promise<Map<NativeTarget, NativeModule>> {
+  if (!hasToolchain()) return new Map();
+  return new Map(
+    await Promise.all(tested.map(async (target) => [target, loadNativeModule((await new NativeBuilder({ target }).build(kernelEntrySource())).path)] as const)),
+  );
 }

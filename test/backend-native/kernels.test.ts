@@ -1,32 +1,16 @@
 // GEMM/GEMV templates, compiled for every instruction set this host can run, equal a float64 reference at odd sizes.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  NativeBuilder, type NativeTarget, TARGET_FEATURES, detectCpuFeatures, loadNativeModule,
-  targetIsa,
-} from "../../src/backend/native/index.js";
+import { type NativeTarget, detectCpuFeatures, targetIsa } from "../../src/backend/native/index.js";
 import { hasToolchain } from "../../src/backend/index.js";
 import { bf16ToF32, f32ToBf16 } from "../../src/tensor/index.js";
-import { KERNELS, type KernelName, isBf16, isNN, kernelEntrySource, kernelSymbols } from "./kernel-entry.js";
+import { KERNELS, type KernelName, isBf16, isNN, kernelSymbols, targetModules, testedTargets } from "./kernel-entry.js";
 
 const skip = hasToolchain() ? false : "no C compiler or Node's N-API headers (see KILN_CC)";
 
-/** Every named target the host can execute: the AVX-512, AVX2 and portable code paths all run here on x86-64. */
 const host = detectCpuFeatures();
-const targets = (["avx512-bf16", "avx512", "avx2", "portable"] as const).filter((t) => TARGET_FEATURES[t].every((f) => host.has(f)));
-// avx512 without bf16 differs from avx512-bf16 only in kiln_gemm_nt_bf16dot's fallback; keep the suite to 3 compiles.
-const tested: NativeTarget[] = targets.includes("avx512-bf16") ? targets.filter((t) => t !== "avx512") : [...targets];
-
-const modules = skip
-  ? new Map()
-  : new Map(
-      await Promise.all(
-        tested.map(async (target) => {
-          const builder = new NativeBuilder({ target });
-          return [target, loadNativeModule((await builder.build(kernelEntrySource())).path)] as const;
-        }),
-      ),
-    );
+const tested = testedTargets();
+const modules = await targetModules(tested);
 
 /** [M, N, K]: 1, 3, 17, 129, 1000 mixed, plus a K past the 1024-element K block, an M-split shape and K = 0. */
 const SIZES: readonly [number, number, number][] = [
