@@ -19,10 +19,14 @@ export interface KvCacheOptions {
   readonly dtype?: DType;
 }
 
-/** Thrown when a batch needs more blocks than are free: says how many tokens the cache holds. */
+/** Thrown when a request needs more blocks than are free: says how many tokens the cache holds. */
 export class KvCacheFullError extends ArgumentError {
-  constructor(needed: number, free: number, blockSize: number) {
-    super("kv cache", `needs ${needed} more blocks of ${blockSize} tokens but ${free} are free; give it more tokens (kvCacheTokens / --kv-cache-tokens) or generate fewer`);
+  constructor(needed: number, free: number, blockSize: number, capacity: number) {
+    super(
+      "kv cache",
+      `the request needs ${needed} KV cache blocks of ${blockSize} tokens, the cache has ${free} free (${capacity} tokens in all); ` +
+        "nothing was truncated: give it more tokens (kvCacheTokens / --kv-cache-tokens) or generate fewer",
+    );
   }
 }
 
@@ -72,7 +76,7 @@ export class PagedKvCache {
   reserve(seq: SequenceBlocks, tokens: number): void {
     const need = this.blocksFor(tokens) - seq.blocks.length;
     if (need <= 0) return;
-    if (need > this.#free.length) throw new KvCacheFullError(need, this.#free.length, this.blockSize);
+    if (need > this.#free.length) throw new KvCacheFullError(need, this.#free.length, this.blockSize, this.capacity);
     for (let i = 0; i < need; i++) seq.blocks.push(this.#free.pop()!);
   }
 

@@ -4,7 +4,7 @@
 // is batched with: same tokens as generating it alone.
 import type { Tensor } from "../tensor/index.js";
 import { ArgumentError } from "../util/index.js";
-import { type BatchEntry, PagedKvCache, SequenceBlocks, batchInputs } from "./kv-cache.js";
+import { type BatchEntry, KvCacheFullError, PagedKvCache, SequenceBlocks, batchInputs } from "./kv-cache.js";
 import { Sampler, validateSampling } from "./sampler.js";
 import { type GenerateParams, type Generation, checkRequest } from "./generate.js";
 
@@ -62,7 +62,7 @@ export class PagedEngine {
       // Reserve every sequence's whole length up front: a batch that fits never fails midway.
       const needed = seqs.reduce((n, s) => n + this.cache.blocksFor(s.prompt.length + params.maxTokens), 0);
       if (needed > this.cache.freeBlocks) {
-        throw new ArgumentError("generate", `the batch needs ${needed} KV cache blocks of ${this.cache.blockSize} tokens, the cache has ${this.cache.freeBlocks} free (${this.cache.capacity} tokens in all); nothing was truncated`);
+        throw new KvCacheFullError(needed, this.cache.freeBlocks, this.cache.blockSize, this.cache.capacity);
       }
       for (const s of seqs) this.cache.reserve(s.blocks, s.prompt.length + params.maxTokens);
       if (params.maxTokens === 0) for (const s of seqs) s.finishReason = "length";
