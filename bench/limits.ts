@@ -71,7 +71,7 @@ function bestSeconds(fn: () => void, reps: number): number {
 
 export async function measureLimits(reps = 5): Promise<MachineLimits> {
   const built = await new NativeBuilder().build(kernelEntrySource(LIMIT_PROBES_C, [{ name: "peak", symbol: "bench_peak" }, { name: "read", symbol: "bench_read" }]));
-  const mod = loadNativeModule(built.path);
+  const mod = loadNativeModule(built);
   const threads = mod.threads;
   const out = new Float64Array(256);
   const lanes = new Float64Array(1);

@@ -116,7 +116,7 @@ export async function run(args: string[]): Promise<void> {
   const opts = parseArgs(args);
   const compiler = findCCompiler();
   const builder = new NativeBuilder();
-  const ompBuilder = new NativeBuilder({ dir: builder.dir, target: builder.target, extraFlags: ["-fopenmp"] });
+  const ompBuilder = new NativeBuilder({ store: builder.store, target: builder.target, extraFlags: ["-fopenmp"] });
   const t0 = performance.now();
   const [main, omp] = await Promise.allSettled([
     builder.build(kernelEntrySource(PROBES_C, [
@@ -127,7 +127,7 @@ export async function run(args: string[]): Promise<void> {
   ]);
   const buildMs = performance.now() - t0;
   if (main.status === "rejected") throw main.reason;
-  const mod = loadNativeModule(main.value.path);
+  const mod = loadNativeModule(main.value);
   if (opts.threads) mod.threads = opts.threads;
   const threads = mod.threads;
   const out = new Float64Array(256);
@@ -155,7 +155,7 @@ export async function run(args: string[]): Promise<void> {
   const poolNs = [out[0]!, out[1]!];
   let ompNs: number[] | undefined;
   if (omp.status === "fulfilled") {
-    const o = loadNativeModule(omp.value.path);
+    const o = loadNativeModule(omp.value);
     o.call("omp", [out, small], [reps, small.length, threads]);
     ompNs = [out[0]!, out[1]!];
   }

@@ -2,7 +2,7 @@
 export { loadJsProgram } from "./js-backend.js";
 export { type Executable, createExecutable } from "./program-runner.js";
 export { JS_RUNTIME } from "./js-runtime.js";
-export { loadNativeProgram, nativeSource, nativeTarget, hostCpuFeatures, type NativeExecutable, type NativeObjectRef } from "./native-backend.js";
+export { loadNativeProgram, nativeSource, nativeTarget, hostCpuFeatures, defaultObjectStore, type NativeExecutable } from "./native-backend.js";
 export {
   getToolchain, hasToolchain, NodeHeadersNotFoundError, type Toolchain, type Compiler,
 } from "./native-toolchain.js";

@@ -5,8 +5,7 @@
 // The prefix layout never changes between format versions, so a reader can always say
 // which Kiln and which format wrote a file it cannot load. Every length is checked
 // against the file size and every checksum verified before any section is returned.
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { BundleCorruptError, GuardMismatchError, sha256Hex } from "../util/index.js";
+import { BundleCorruptError, GuardMismatchError, hmacSha256Hex, sameDigest, sha256Hex } from "../util/index.js";
 
 export const BUNDLE_MAGIC = "KILNBNDL";
 /** One integer invalidates every cache: bump it whenever the bundle layout or meaning changes. */
@@ -33,6 +32,10 @@ export interface DecodedBundle {
   readonly formatVersion: number;
   readonly kilnVersion: string;
   readonly sections: ReadonlyMap<string, Uint8Array>;
+  /** Each section's sha256, as checked (so callers never hash a section twice). */
+  readonly digests: ReadonlyMap<string, string>;
+  /** The HMAC the bundle carries, when signed. */
+  readonly signature: string | undefined;
   readonly signed: boolean;
 }
 
@@ -45,15 +48,15 @@ export interface CodecOptions {
   readonly kilnVersion: string;
   /** Writing only: the format version to stamp (tests simulate other versions with it). */
   readonly formatVersion?: number;
+  /** Writing only: a signature made earlier over these very sections (an unpacked folder's), kept as is. */
+  readonly signature?: string;
 }
 
 function sectionDigest(sections: readonly SectionEntry[], kilnVersion: string): string {
   return JSON.stringify({ kilnVersion, sections: sections.map((s) => [s.name, s.offset, s.length, s.sha256]) });
 }
 
-function hmacOf(key: string, text: string): string {
-  return createHmac("sha256", key).update(text).digest("hex");
-}
+const hmacOf = hmacSha256Hex;
 
 export function encodeBundle(sections: ReadonlyMap<string, Uint8Array>, options: CodecOptions): Uint8Array {
   const entries: SectionEntry[] = [];
@@ -65,7 +68,11 @@ export function encodeBundle(sections: ReadonlyMap<string, Uint8Array>, options:
   const header: BundleHeader = {
     kilnVersion: options.kilnVersion,
     sections: entries,
-    ...(options.signingKey ? { hmac: hmacOf(options.signingKey, sectionDigest(entries, options.kilnVersion)) } : {}),
+    ...(options.signature !== undefined
+      ? { hmac: options.signature }
+      : options.signingKey
+        ? { hmac: hmacOf(options.signingKey, sectionDigest(entries, options.kilnVersion)) }
+        : {}),
   };
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
   const out = new Uint8Array(PREFIX_BYTES + headerBytes.length + offset);
@@ -117,11 +124,14 @@ export function decodeBundle(bytes: Uint8Array, options: CodecOptions): DecodedB
       `${path}: built by kiln ${kilnVersion} (format ${formatVersion}), running ${options.kilnVersion} (format ${BUNDLE_FORMAT_VERSION})`,
     );
   }
-  if (!Array.isArray(header.sections) || !header.sections.every(isSectionEntry)) throw corrupt("header", "malformed section table");
+  if (!header || typeof header !== "object" || !Array.isArray(header.sections) || !header.sections.every(isSectionEntry)) {
+    throw corrupt("header", "malformed section table");
+  }
   const dataStart = PREFIX_BYTES + headerLength;
   const dataLength = bytes.length - dataStart;
   let expectedOffset = 0;
   const sections = new Map<string, Uint8Array>();
+  const digests = new Map<string, string>();
   for (const s of header.sections) {
     if (s.offset !== expectedOffset || s.offset + s.length > dataLength) {
       throw corrupt(s.name, `section [${s.offset}, ${s.offset + s.length}) is out of place or past the end (${dataLength} data bytes)`);
@@ -130,16 +140,16 @@ export function decodeBundle(bytes: Uint8Array, options: CodecOptions): DecodedB
     const data = bytes.subarray(dataStart + s.offset, dataStart + s.offset + s.length);
     if (sha256Hex(data) !== s.sha256) throw corrupt(s.name, "checksum mismatch");
     sections.set(s.name, data);
+    digests.set(s.name, s.sha256);
     expectedOffset += s.length;
   }
   if (expectedOffset !== dataLength) throw corrupt("data", `${dataLength - expectedOffset} trailing bytes after the last section`);
   if (options.signingKey !== undefined) {
     if (typeof header.hmac !== "string") throw new GuardMismatchError("signature", "a bundle signed with KILN_CACHE_SIGNING_KEY", "an unsigned bundle", path);
-    const want = Buffer.from(hmacOf(options.signingKey, sectionDigest(header.sections, kilnVersion)), "hex");
-    const got = Buffer.from(header.hmac, "hex");
-    if (want.length !== got.length || !timingSafeEqual(want, got)) {
+    if (!sameDigest(header.hmac, hmacOf(options.signingKey, sectionDigest(header.sections, kilnVersion)))) {
       throw new GuardMismatchError("signature", "a valid HMAC for the configured key", "a wrong signature", path);
     }
   }
-  return { formatVersion, kilnVersion, sections, signed: typeof header.hmac === "string" };
+  const signature = typeof header.hmac === "string" ? header.hmac : undefined;
+  return { formatVersion, kilnVersion, sections, digests, signature, signed: signature !== undefined };
 }

@@ -1,72 +1,26 @@
-// Where things live in the cache folder, and whether that folder can be trusted.
-import { mkdirSync, statSync } from "node:fs";
-import { homedir } from "node:os";
+// Where things live in the cache folder, and whether the way to them can be trusted.
 import { join } from "node:path";
-import { KilnError, readEnv } from "../util/index.js";
-
-/** The cache folder is writable by other users (or owned by someone else), so its code cannot be trusted. */
-export class UntrustedCacheError extends KilnError {
-  readonly code = "E_UNTRUSTED_CACHE";
-  constructor(
-    readonly path: string,
-    readonly reason: string,
-  ) {
-    super(`refusing to use cache folder ${path}: ${reason} (fix its permissions, e.g. chmod go-w, or set KILN_CACHE_ALLOW_INSECURE=1)`);
-  }
-}
-
-/**
- * The cache root: KILN_CACHE_DIR, else ~/.cache/kiln; undefined when neither can be known
- * (HOME unset), in which case callers compile in memory.
- */
-export function resolveCacheRoot(): string | undefined {
-  const env = readEnv();
-  if (env.cacheDir) return env.cacheDir;
-  const home = process.env.HOME || safeHomedir();
-  return home ? join(home, ".cache", "kiln") : undefined;
-}
-
-function safeHomedir(): string | undefined {
-  try {
-    return homedir() || undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { UntrustedCacheError, checkTrustedFolders } from "../util/index.js";
 
 export interface EntryLocation {
   readonly dir: string;
   readonly bundle: string;
 }
 
+/** A path component from the caller (prefix, rank): never a way out of the cache folder. */
+function component(what: string, value: string): string {
+  if (!/^[\w.-]+$/.test(value) || value === "." || value === "..") throw new UntrustedCacheError(value, `${what} is not a plain folder name`);
+  return value;
+}
+
 export function entryLocation(root: string, key: string, rank: number, worldSize: number, prefix: string): EntryLocation {
-  const dir = join(root, "aot", key, `rank${rank}_${worldSize}`, prefix);
+  const dir = join(root, "aot", component("key", key), component("rank", `rank${rank}_${worldSize}`), ...prefix.split("/").map((p) => component("prefix", p)));
   return { dir, bundle: join(dir, "model.kiln") };
 }
 
-export const objectPath = (root: string, sha256: string): string => join(root, "objects", `${sha256}.so`);
 export const lockPath = (root: string, name: string): string => join(root, "locks", `${name}.lock`);
 
-/**
- * Refuses a folder that another user could write: world-writable, or group-writable, or
- * owned by another user (root-owned is fine). Checked on the root and each folder on the
- * way to an entry.
- */
+/** Refuses a cache root that another user could write (or that is a link below its real path); missing is fine. */
 export function checkFolderTrust(path: string): void {
-  if (readEnv().allowInsecureCache) return;
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    return; // not there yet: it will be created with our umask
-  }
-  const uid = process.getuid?.();
-  if (uid !== undefined && st.uid !== uid && st.uid !== 0) throw new UntrustedCacheError(path, `owned by uid ${st.uid}, not ${uid}`);
-  if (st.mode & 0o002) throw new UntrustedCacheError(path, "writable by all users");
-  if (st.mode & 0o020) throw new UntrustedCacheError(path, "writable by its group");
-}
-
-/** Creates a folder only its owner can write. */
-export function ensurePrivateDir(path: string): void {
-  mkdirSync(path, { recursive: true, mode: 0o755 });
+  checkTrustedFolders(path);
 }

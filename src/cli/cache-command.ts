@@ -1,8 +1,9 @@
 // `kiln cache ls | info | verify | clear | prune`: inspect and maintain the AOT cache.
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
-import { KILN_VERSION, loadCompiledFunction, readManifest } from "../compile/index.js";
-import { decodeBundle, resolveCacheRoot } from "../cache/index.js";
+import { readManifest, verifyBundle } from "../compile/index.js";
+import { resolveCacheRoot } from "../cache/index.js";
+import { ObjectStore } from "../backend/index.js";
 import { ArgumentError, KilnError } from "../util/index.js";
 
 export interface Entry {
@@ -26,11 +27,17 @@ export function listEntries(cacheRoot = root()): Entry[] {
   return readdirSync(aot, { recursive: true })
     .map(String)
     .filter((f) => f.endsWith("model.kiln"))
-    .map((f) => {
+    .flatMap((f) => {
       const path = join(aot, f);
-      const st = statSync(path);
+      let st;
+      try {
+        st = lstatSync(path);
+      } catch {
+        return []; // vanished while listing
+      }
+      if (!st.isFile()) return [];
       const [key, , ...prefix] = f.split("/");
-      return { path, key: key!, prefix: prefix.slice(0, -1).join("/"), size: st.size, created: st.birthtime, lastUsed: st.atime };
+      return [{ path, key: key!, prefix: prefix.slice(0, -1).join("/"), size: st.size, created: st.birthtime, lastUsed: st.atime }];
     });
 }
 
@@ -42,7 +49,7 @@ export function cacheLs(print: (l: string) => void): void {
   for (const e of entries) {
     let extra = "";
     try {
-      const m = readManifest(readFileSync(e.path));
+      const m = readManifest(readFileSync(e.path), e.path);
       extra = `${m.backend}  ${m.factors.params ? (m.factors.params as unknown[]).length : 0} params`;
     } catch (err) {
       extra = `unreadable (${(err as Error).message})`;
@@ -54,23 +61,40 @@ export function cacheLs(print: (l: string) => void): void {
 export function cacheInfo(target: string, print: (l: string) => void): void {
   const path = existsSync(target) ? target : listEntries().find((e) => e.key.startsWith(target))?.path;
   if (!path) throw new ArgumentError("kiln cache info", `no bundle at '${target}' and no key starting with it`);
-  const m = readManifest(readFileSync(path));
+  const m = readManifest(readFileSync(path), path);
   print(JSON.stringify({ path, ...m }, null, 2));
 }
 
-/** Fully verifies every bundle (checksums and guards, without running code); `remove` deletes bad ones. */
+/**
+ * Fully verifies every bundle (checksums, signature, shapes, guards, the object's ELF header) and every object
+ * in the store (hash, signature), without loading or running any code; `remove` deletes what fails.
+ */
 export function cacheVerify(remove: boolean, print: (l: string) => void): number {
+  const r = root();
   let bad = 0;
+  const report = (what: string, why: string | undefined) => {
+    if (why === undefined) return print(`ok   ${what}`);
+    bad++;
+    print(`bad  ${what}: ${why.split("\n")[0]}${remove ? " (removed)" : ""}`);
+  };
   for (const e of listEntries()) {
+    let why: string | undefined;
     try {
-      decodeBundle(readFileSync(e.path), { path: e.path, kilnVersion: KILN_VERSION });
-      loadCompiledFunction(readFileSync(e.path), { path: e.path, objectDir: join(root(), "objects") });
-      print(`ok   ${relative(root(), e.path)}`);
+      verifyBundle(readFileSync(e.path), e.path);
     } catch (err) {
-      if (!(err instanceof KilnError)) throw err;
-      bad++;
-      print(`bad  ${relative(root(), e.path)}: ${err.message.split("\n")[0]}${remove ? " (removed)" : ""}`);
+      if (!(err instanceof KilnError) && !(err as NodeJS.ErrnoException).code) throw err;
+      why = (err as Error).message;
       if (remove) rmSync(e.path, { force: true });
+    }
+    report(relative(r, e.path), why);
+  }
+  if (existsSync(join(r, "objects"))) {
+    const store = ObjectStore.inCache(r);
+    for (const key of store.keys()) {
+      const found = store.inspect(key);
+      const why = found && "reason" in found ? found.reason : undefined;
+      if (why && remove) store.reject(key, found && "recorded" in found ? found.recorded : undefined, why);
+      report(`objects/${key}`, why);
     }
   }
   return bad;

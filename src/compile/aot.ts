@@ -1,16 +1,16 @@
 // Ahead-of-time compilation: aotCompile() traces and compiles once into a CompiledFunction whose
 // serialize() gives a self-contained bundle; loadCompiledFunction() checks every stored factor
 // against this process and runs it with no trace, no pass, no codegen and no C compiler.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Tensor, type Dim, dimFromJSON } from "../tensor/index.js";
 import type { SymbolInfo } from "../graph/index.js";
 import { type ArgSpec, type DynamicSpec, type TraceableModule, type TreeSpec, isDynamicDim, isTraceableModule, paramNames, trace, unflattenTree } from "../trace/index.js";
 import type { Program } from "../codegen/index.js";
-import { type Executable, type NativeExecutable, getToolchain, hostCpuFeatures, loadJsProgram, loadNativeProgram, nativeTarget } from "../backend/index.js";
+import {
+  type Executable, type NativeExecutable, getToolchain, hashedObject, hostCpuFeatures, loadJsProgram, loadNativeProgram, nativeTarget,
+} from "../backend/index.js";
 import { BUNDLE_FORMAT_VERSION, type KeyFactors, computeCacheKey, decodeBundle, diffFactors, encodeBundle } from "../cache/index.js";
-import { ArgumentError, BundleCorruptError, GuardMismatchError, bump, readEnv, sha256Hex } from "../util/index.js";
+import { ArgumentError, BundleCorruptError, GuardMismatchError, KilnError, bump, readEnv, sha256Hex } from "../util/index.js";
+import { checkManifestShape, checkProgramShape, parseSection } from "./bundle-schema.js";
 import { compileGraph } from "./compile-graph.js";
 import { buildGuards } from "./guards.js";
 import { compilerFingerprint, hostFactors } from "./host.js";
@@ -218,8 +218,8 @@ export function aotCompile(target: Target, exampleInputs: readonly unknown[], op
     graph_hash: sha256Hex(traced.graph.toString()),
     report: { trace: t1 - t0, ...compiled.times },
   };
-  const bytes = object ? new Uint8Array(readFileSync(object.path)) : undefined;
-  return callable(new CompiledFunction(manifest, compiled.program, JSON.stringify(traced.graph.toJSON()), bytes, compiled.executable, module));
+  // The very bytes that were verified and loaded, never re-read from a path.
+  return callable(new CompiledFunction(manifest, compiled.program, JSON.stringify(traced.graph.toJSON()), object?.bytes, compiled.executable, module));
 }
 
 export interface LoadOptions {
@@ -227,49 +227,79 @@ export interface LoadOptions {
   readonly module?: TraceableModule<Tensor>;
   /** For error messages. */
   readonly path?: string;
-  /** Where to put the shared object before dlopen (default: a per-user temp folder). */
-  readonly objectDir?: string;
   /** The factors this process would use; when given, every stored factor must match. */
   readonly expectFactors?: KeyFactors;
 }
 
-/** Loads a bundle: verifies checksums, guards (version, host, CPU features), then dlopens. No compiling. */
+/**
+ * Loads a bundle: verifies checksums (and the signature), the manifest's and program's shapes and the guards
+ * (version, host, CPU features), then dlopens the verified object bytes from a fresh private file. No compiling.
+ */
 export function loadCompiledFunction(bytes: Uint8Array, options: LoadOptions = {}): CompiledCallable {
   const path = options.path ?? "<bundle>";
   const bundle = decodeBundle(bytes, { path, kilnVersion: KILN_VERSION, signingKey: readEnv().signingKey });
-  const dec = new TextDecoder();
-  const manifest = JSON.parse(dec.decode(bundle.sections.get("manifest"))) as Manifest;
+  const { manifest, program } = readBundleContent(bundle.sections, path);
   checkManifest(manifest, path, options.expectFactors);
-  const section = (name: string) => {
-    const bytes = bundle.sections.get(name);
-    if (!bytes) throw new BundleCorruptError(path, name, "section missing");
-    return dec.decode(bytes);
-  };
-  const stored = JSON.parse(section("program")) as Omit<Program, "kernels" | "js" | "c"> & { c?: { symbols: string[] } };
-  // Sources and loop IR are read only if needed (JS backend) or kept as bytes (re-serialising).
-  const program = {
-    ...stored,
-    kernels: [],
-    js: { source: manifest.backend === "js" ? section("source.js") : "" },
-    ...(stored.c ? { c: { source: "", symbols: stored.c.symbols } } : {}),
-  } as Program;
-  const graphJson = "";
+  const object = manifest.backend === "native" ? bundle.sections.get("object") : undefined;
+  if (manifest.backend === "native" && !object) throw new BundleCorruptError(path, "object", "a native bundle without its shared object");
   let executable: Executable;
-  let object: Uint8Array | undefined;
-  if (manifest.backend === "native") {
-    object = bundle.sections.get("object");
-    if (!object) throw new GuardMismatchError("object", "a shared object section", "none", path);
-    const sha = sha256Hex(object);
-    const dir = options.objectDir ?? join(tmpdir(), `kiln-objects-${process.getuid?.() ?? "user"}`);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const file = join(dir, `${sha}.node`);
-    if (!existsSync(file) || sha256Hex(readFileSync(file)) !== sha) writeFileSync(file, object);
-    executable = loadNativeProgram(program, { path: file, sha256: sha });
-  } else {
-    executable = loadJsProgram(program);
+  try {
+    executable = object ? loadNativeProgram(program, hashedObject(object, bundle.digests.get("object"))) : loadJsProgram(program);
+  } catch (e) {
+    // Checksummed content this Kiln cannot make sense of (an odd dim, JS that does not parse) is corruption too.
+    if (e instanceof KilnError) throw e;
+    throw new BundleCorruptError(path, "program", (e as Error).message);
   }
   bump("bundlesLoaded");
-  return callable(new CompiledFunction(manifest, program, graphJson, object, executable, options.module).fromBytes(bytes));
+  return callable(new CompiledFunction(manifest, program, "", object, executable, options.module).fromBytes(bytes));
+}
+
+/**
+ * Everything loadCompiledFunction checks — checksums, signature, shapes, guards — and, for native code, that
+ * the object is an ELF shared object for this machine; without loading or running anything.
+ */
+export function verifyBundle(bytes: Uint8Array, path: string): Manifest {
+  const bundle = decodeBundle(bytes, { path, kilnVersion: KILN_VERSION, signingKey: readEnv().signingKey });
+  const { manifest } = readBundleContent(bundle.sections, path);
+  checkManifest(manifest, path, undefined);
+  if (manifest.backend === "native") {
+    const object = bundle.sections.get("object");
+    if (!object) throw new BundleCorruptError(path, "object", "a native bundle without its shared object");
+    const why = elfProblem(object);
+    if (why) throw new BundleCorruptError(path, "object", why);
+  }
+  return manifest;
+}
+
+const ELF_MACHINE: Readonly<Record<string, number>> = { x64: 62, arm64: 183 };
+
+/** Why `bytes` is not a 64-bit little-endian ELF shared object for this machine, or undefined. */
+function elfProblem(bytes: Uint8Array): string | undefined {
+  if (bytes.length < 64 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) return "not an ELF file";
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes[4] !== 2 || bytes[5] !== 1) return "not a 64-bit little-endian ELF file";
+  if (view.getUint16(16, true) !== 3) return "not a shared object (ELF type is not ET_DYN)";
+  const machine = ELF_MACHINE[process.arch];
+  if (machine !== undefined && view.getUint16(18, true) !== machine) return `built for ELF machine ${view.getUint16(18, true)}, not ${process.arch}`;
+  return undefined;
+}
+
+/** The manifest and the runnable part of the program, shape-checked; sources are read only when needed. */
+function readBundleContent(sections: ReadonlyMap<string, Uint8Array>, path: string): { manifest: Manifest; program: Program } {
+  const manifestJson = parseSection(sections.get("manifest"), path, "manifest");
+  checkManifestShape(manifestJson, path);
+  const manifest = manifestJson as unknown as Manifest;
+  const stored = parseSection(sections.get("program"), path, "program");
+  checkProgramShape(stored, path);
+  let source = "";
+  if (manifest.backend === "js") {
+    const js = sections.get("source.js");
+    if (!js) throw new BundleCorruptError(path, "source.js", "section missing");
+    source = new TextDecoder().decode(js);
+  }
+  const c = stored.c as { symbols: string[] } | undefined;
+  const program = { ...stored, kernels: [], js: { source }, ...(c ? { c: { source: "", symbols: c.symbols } } : {}) } as unknown as Program;
+  return { manifest, program };
 }
 
 /** Every stored host factor must hold here; native code needs every CPU feature it was built with. */

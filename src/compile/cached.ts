@@ -6,13 +6,14 @@ import type { Tensor } from "../tensor/index.js";
 import type { TraceableModule } from "../trace/index.js";
 import { trace } from "../trace/index.js";
 import {
-  FileLock, checkFolderTrust, computeCacheKey, describeMiss, diffFactors, entryLocation, lockPath, readUnpacked, resolveCacheRoot, writeFileAtomic,
-  writeUnpacked,
+  FileLock, checkFolderTrust, checkTrustedFolders, computeCacheKey, describeMiss, diffFactors, ensurePrivateDir, entryLocation, lockPath, readUnpacked,
+  resolveCacheRoot, writeFileAtomic, writeUnpacked,
 } from "../cache/index.js";
 import { KILN_VERSION } from "./version.js";
-import { CacheMissError, KilnError, logLine, readEnv, sha256Hex, GuardMismatchError } from "../util/index.js";
+import { BundleCorruptError, CacheIoError, CacheMissError, UntrustedCacheError, KilnError, logLine, readEnv, sha256Hex, GuardMismatchError, trustedStat } from "../util/index.js";
 import { type AotOptions, CompiledFunction, type Manifest, aotCompile, keyFactors, loadCompiledFunction } from "./aot.js";
 import { chooseBackend } from "./compile-graph.js";
+import { checkManifestShape, parseSection } from "./bundle-schema.js";
 
 type Target = ((...args: never[]) => unknown) | TraceableModule<Tensor>;
 
@@ -23,7 +24,8 @@ export interface CacheOutcome {
   readonly reason?: string;
 }
 
-let warnedUnwritable = false;
+let warnedNoRoot = false;
+let warnedUnsaved = false;
 
 const seconds = (ms: number) => (ms / 1000).toFixed(2);
 
@@ -38,13 +40,13 @@ function explainMiss(root: string, prefix: string, factors: Record<string, unkno
   let bestCount = Infinity;
   const aot = join(root, "aot");
   if (!existsSync(aot)) return "cache is empty";
-  for (const key of readdirSync(aot)) {
+  for (const key of safeList(aot).slice(0, 256)) {
     const keyDir = join(aot, key);
     for (const rank of safeList(keyDir)) {
       const file = join(keyDir, rank, prefix, "model.kiln");
       if (!existsSync(file)) continue;
       try {
-        const m = readManifest(readFileSync(file));
+        const m = readManifest(readFileSync(file), file);
         const diffs = diffFactors(m.factors, factors);
         if (diffs.length < bestCount) {
           bestCount = diffs.length;
@@ -67,15 +69,27 @@ function safeList(dir: string): string[] {
 }
 
 /** Reads just the manifest (for miss explanations and `kiln cache ls`), verifying only its section. */
-export function readManifest(bytes: Uint8Array): Manifest {
+export function readManifest(bytes: Uint8Array, path = "<bundle>"): Manifest {
+  const corrupt = (why: string) => new BundleCorruptError(path, "manifest", why);
+  if (bytes.length < 16) throw corrupt(`file is ${bytes.length} bytes, shorter than the bundle prefix`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getUint32(12, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLength))) as { sections: { name: string; offset: number; length: number; sha256: string }[] };
-  const s = header.sections.find((x) => x.name === "manifest");
-  if (!s) throw new Error("no manifest section");
-  const data = bytes.subarray(16 + headerLength + s.offset, 16 + headerLength + s.offset + s.length);
-  if (sha256Hex(data) !== s.sha256) throw new Error("manifest checksum mismatch");
-  return JSON.parse(new TextDecoder().decode(data)) as Manifest;
+  if (16 + headerLength > bytes.length) throw corrupt(`header length ${headerLength} exceeds the file (${bytes.length} bytes)`);
+  let header: { sections?: unknown };
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLength)));
+  } catch {
+    throw corrupt("header is not valid JSON");
+  }
+  const s = Array.isArray(header?.sections) ? (header.sections as { name: string; offset: number; length: number; sha256: string }[]).find((x) => x?.name === "manifest") : undefined;
+  if (!s || !Number.isSafeInteger(s.offset) || !Number.isSafeInteger(s.length) || s.offset < 0 || s.length < 0) throw corrupt("no manifest section");
+  const start = 16 + headerLength + s.offset;
+  if (start + s.length > bytes.length) throw corrupt("manifest section past the end of the file");
+  const data = bytes.subarray(start, start + s.length);
+  if (sha256Hex(data) !== s.sha256) throw corrupt("checksum mismatch");
+  const m = parseSection(data, path, "manifest");
+  checkManifestShape(m, path);
+  return m as unknown as Manifest;
 }
 
 /** With KILN_AOT_VERIFY=1: re-trace and compare graphs, catching a key that missed a factor. */
@@ -93,16 +107,16 @@ function loadExisting(target: Target, args: readonly unknown[], options: AotOpti
   if (!root) return undefined;
   const factors = keyFactors(target, args, options, options.backend);
   const loc = entryLocation(root, computeCacheKey(factors).key, options.rank ?? 0, options.worldSize ?? 1, options.prefix ?? "model");
-  if (!existsSync(loc.bundle)) return undefined;
   try {
-    checkFolderTrust(root);
+    if (!checkTrustedFolders(root, loc.dir) || !trustedStat(loc.bundle, "file")) return undefined;
     const t0 = performance.now();
     const module = typeof target === "function" ? undefined : target;
-    const fn = loadCompiledFunction(readFileSync(loc.bundle), { module, path: loc.bundle, objectDir: join(root, "objects"), expectFactors: factors });
+    const fn = loadCompiledFunction(readFileSync(loc.bundle), { module, path: loc.bundle, expectFactors: factors });
     logLine(`loaded ${options.prefix ?? "model"} from cache in ${(performance.now() - t0).toFixed(0)} ms (native bundle; no C compiler here)`);
     return { fn, source: "loaded" };
   } catch (e) {
-    if (!(e instanceof KilnError)) throw e;
+    if (!(e instanceof KilnError) && !isFsError(e)) throw e;
+    logLine(`native bundle for ${options.prefix ?? "model"} is unusable: ${(e as Error).message.split("\n")[0]}`);
     return undefined;
   }
 }
@@ -123,8 +137,8 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
   const root = env.disableCompileCache ? undefined : resolveCacheRoot();
   if (!root) {
     if (env.forceAotLoad) throw new CacheMissError(prefix, env.disableCompileCache ? "KILN_DISABLE_COMPILE_CACHE is set" : "no cache folder (HOME unset and no KILN_CACHE_DIR)");
-    if (!env.disableCompileCache && !warnedUnwritable) {
-      warnedUnwritable = true;
+    if (!env.disableCompileCache && !warnedNoRoot) {
+      warnedNoRoot = true;
       logLine("no cache folder (HOME unset, no KILN_CACHE_DIR): compiling in memory");
     }
     return { fn: aotCompile(target, args, opts), source: "memory" };
@@ -137,18 +151,22 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
   const unpackedDir = `${loc.bundle}.d`;
   const unpacked = env.aotFormat === "unpacked";
   const tryLoad = (): CacheOutcome | string => {
-    if (!existsSync(unpacked ? unpackedDir : loc.bundle)) return explainMiss(root, prefix, factors as Record<string, unknown>);
     const t0 = performance.now();
     try {
-      const bytes = unpacked ? readUnpacked(unpackedDir, { kilnVersion: KILN_VERSION, signingKey: env.signingKey }) : readFileSync(loc.bundle);
-      const fn = loadCompiledFunction(bytes, { module, path: unpacked ? unpackedDir : loc.bundle, objectDir: join(root, "objects"), expectFactors: factors });
+      // Every folder on the way and the file itself: ours (or root's), writable by no one else, no links.
+      const present = checkTrustedFolders(root, loc.dir) && (unpacked ? trustedStat(unpackedDir, "folder") : trustedStat(loc.bundle, "file"));
+      if (!present) return explainMiss(root, prefix, factors as Record<string, unknown>);
+      const bytes = unpacked ? readUnpacked(unpackedDir, { kilnVersion: KILN_VERSION }) : readFileSync(loc.bundle);
+      const fn = loadCompiledFunction(bytes, { module, path: unpacked ? unpackedDir : loc.bundle, expectFactors: factors });
       if (env.aotVerify) verifyGraph(fn, target, args, opts);
       logLine(`loaded ${prefix} from cache in ${(performance.now() - t0).toFixed(0)} ms`);
       return { fn, source: "loaded" };
     } catch (e) {
-      if (!(e instanceof KilnError) || (env.aotVerify && e instanceof GuardMismatchError && e.guard === "graph_hash")) throw e;
-      if (env.forceAotLoad) throw e;
-      return `cached bundle is unusable: ${e.message}`;
+      if (e instanceof UntrustedCacheError) throw e;
+      if (!(e instanceof KilnError) && !isFsError(e)) throw e;
+      if (env.aotVerify && e instanceof GuardMismatchError && e.guard === "graph_hash") throw e;
+      if (env.forceAotLoad) throw e instanceof KilnError ? e : new CacheMissError(prefix, `cannot read the cached bundle: ${(e as Error).message}`);
+      return `cached bundle is unusable: ${(e as Error).message}`;
     }
   };
 
@@ -159,9 +177,11 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
 
   let lock: FileLock | undefined;
   try {
+    ensurePrivateDir(root, join(root, "locks"));
     lock = FileLock.acquireSync(lockPath(root, key));
   } catch (e) {
-    if (!(e instanceof KilnError) && !isFsError(e)) throw e;
+    if (e instanceof UntrustedCacheError) throw e;
+    if (!(e instanceof KilnError) && !isFsError(e)) throw e; // an unwritable cache compiles without a lock
   }
   try {
     if (lock) {
@@ -172,13 +192,15 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
     const fn = aotCompile(target, args, opts);
     logLine(reportLine(prefix, fn.manifest, performance.now() - t0));
     try {
+      ensurePrivateDir(root, loc.dir);
       if (unpacked) writeUnpacked(fn.serialize(), unpackedDir, { kilnVersion: KILN_VERSION, signingKey: env.signingKey });
       else writeFileAtomic(loc.bundle, fn.serialize());
     } catch (e) {
-      if (!isFsError(e)) throw e;
-      if (!warnedUnwritable) {
-        warnedUnwritable = true;
-        logLine(`cache folder ${root} is not writable (${(e as Error).message}): keeping compiled code in memory only`);
+      if (!isFsError(e) && !(e instanceof CacheIoError)) throw e;
+      if (!warnedUnsaved) {
+        warnedUnsaved = true;
+        const errno = e instanceof CacheIoError ? e.errno : (e as NodeJS.ErrnoException).code;
+        logLine(`cache folder ${root} is not writable (${errno ?? (e as Error).message}): keeping compiled code in memory only`);
       }
       return { fn, source: "memory", reason: first };
     }

@@ -1,12 +1,9 @@
-// Weights mapped rather than read: a tiny native helper (built once into the cache's objects,
-// like any kernel object) mmaps a file copy-on-write and hands it to JS as an external
+// Weights mapped rather than read: a tiny native helper (built once into the cache's verified objects
+// store, like any kernel object, and loaded only as verified bytes) mmaps a file copy-on-write and hands it to JS as an external
 // ArrayBuffer, so a warm start pays for no 1 GB copy — pages come in as the first forward
 // touches them. Without a compiler or a cache folder, files are read as before.
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { NativeBuilder, hasToolchain } from "../backend/index.js";
-import { resolveCacheRoot, writeFileAtomic } from "../cache/index.js";
-import { readEnv, sha256Hex } from "../util/index.js";
+import { NativeBuilder, ObjectStore, type VerifiedObject, hasToolchain, loadAddon } from "../backend/index.js";
+import { KilnError, logLine, readEnv, resolveCacheRoot, sha256Hex } from "../util/index.js";
 import { type ByteSource, readFileBytes } from "./safetensors.js";
 
 const MAPPER_C = String.raw`
@@ -54,31 +51,36 @@ NAPI_MODULE_INIT() {
 
 let mapper: ((path: string) => ArrayBuffer | undefined) | null | undefined;
 
+/** The mapper's key in the objects store: its source and platform only (it uses no CPU feature, and N-API is
+ * ABI-stable), so a warm start finds it without probing the compiler. */
+const MAPPER_KEY = `file-map-${sha256Hex(`${MAPPER_C}|${process.platform}|${process.arch}`).slice(0, 32)}`;
+
 /**
- * The helper's object under a name of its own, keyed by its source and platform only (it uses
- * no CPU feature, and N-API is ABI-stable): a warm start finds it without probing the compiler.
+ * The mapper's verified bytes from the cache's objects store, built there when absent (never under
+ * KILN_FORCE_AOT_LOAD, which forbids compiling). Undefined when the JS backend or a disable switch is set.
  */
-function mapperObject(root: string): string | undefined {
-  const stable = join(root, "objects", `file-map-${sha256Hex(`${MAPPER_C}|${process.platform}|${process.arch}`).slice(0, 16)}.node`);
-  if (existsSync(stable)) return stable;
-  if (readEnv().backend === "js" || !hasToolchain()) return undefined;
-  const built = new NativeBuilder({ dir: join(root, "objects"), target: "portable" }).buildSync(MAPPER_C);
-  writeFileAtomic(stable, readFileSync(built.path));
-  return stable;
+function mapperObject(): VerifiedObject | undefined {
+  const env = readEnv();
+  if (env.backend === "js" || env.disableCompileCache || !env.useAotCompile) return undefined;
+  const root = resolveCacheRoot();
+  if (!root) return undefined;
+  const store = ObjectStore.inCache(root);
+  const stored = store.get(MAPPER_KEY);
+  if (stored || env.forceAotLoad || !hasToolchain()) return stored;
+  const built = new NativeBuilder({ store, target: "portable" }).buildSync(MAPPER_C);
+  return store.put(MAPPER_KEY, built.bytes);
 }
 
 function loadMapper(): ((path: string) => ArrayBuffer | undefined) | null {
   if (mapper !== undefined) return mapper;
   mapper = null;
   try {
-    const root = resolveCacheRoot();
-    const object = root && mapperObject(root);
-    if (!object) return mapper;
-    const mod = { exports: {} as { mapFile?: (path: string) => ArrayBuffer | undefined } };
-    process.dlopen(mod, object);
-    mapper = mod.exports.mapFile ?? null;
-  } catch {
-    mapper = null; // reading works everywhere; mapping is only faster
+    const object = mapperObject();
+    if (object) mapper = loadAddon<{ mapFile?: (path: string) => ArrayBuffer | undefined }>(object).mapFile ?? null;
+  } catch (e) {
+    // Reading works everywhere; mapping is only faster. Say why it is off, once.
+    if (!(e instanceof KilnError)) throw e;
+    logLine(`weights are read, not mapped: ${e.message.split("\n")[0]}`);
   }
   return mapper;
 }

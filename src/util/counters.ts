@@ -1,8 +1,15 @@
 // Process-wide counters of expensive work (traces, pass pipelines, codegen, C compiles), so
 // tests can prove that a warm start did none of it.
-export type CounterName = "traces" | "pipelines" | "codegens" | "compilerInvocations" | "bundlesLoaded" | "bundlesSaved";
+export type CounterName =
+  | "traces" | "pipelines" | "codegens" | "compilerInvocations" | "bundlesLoaded" | "bundlesSaved"
+  /** Stored objects refused before use: damaged, unsigned, or failing to load (each is deleted and rebuilt). */
+  | "objectsRejected"
+  /** Verified object bytes written to a fresh private file and dlopened. */
+  | "objectsExtracted";
 
-const counts: Record<CounterName, number> = { traces: 0, pipelines: 0, codegens: 0, compilerInvocations: 0, bundlesLoaded: 0, bundlesSaved: 0 };
+const counts: Record<CounterName, number> = {
+  traces: 0, pipelines: 0, codegens: 0, compilerInvocations: 0, bundlesLoaded: 0, bundlesSaved: 0, objectsRejected: 0, objectsExtracted: 0,
+};
 
 export function bump(name: CounterName): void {
   counts[name]++;

@@ -1,4 +1,6 @@
 // The one reader of KILN_* environment variables, with their defaults (see ARCHITECTURE.md).
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { ArgumentError } from "./errors.js";
 
 export type Backend = "native" | "js";
@@ -16,7 +18,7 @@ export interface KilnEnv {
   log: ReadonlySet<string>;
   signingKey: string | undefined;
   allowInsecureCache: boolean;
-  /** Tests only: pretend the CPU has exactly these features (comma list), to simulate another host. */
+  /** Tests only: narrow the CPU's features to these (comma list), to simulate a lesser host; never widens. */
   cpuFeatures: readonly string[] | undefined;
 }
 
@@ -58,6 +60,31 @@ export function readEnv(): KilnEnv {
     log: new Set((process.env.KILN_LOG ?? "").split(",").filter(Boolean)),
     signingKey: process.env.KILN_CACHE_SIGNING_KEY || undefined,
     allowInsecureCache: flag("KILN_CACHE_ALLOW_INSECURE", false),
-    cpuFeatures: process.env.KILN_CPU_FEATURES !== undefined ? process.env.KILN_CPU_FEATURES.split(",").filter(Boolean) : undefined,
+    cpuFeatures: featureList(process.env.KILN_CPU_FEATURES),
   };
+}
+
+/** A comma list of CPU feature names, items trimmed and lower-cased; empty or blank means unset. */
+function featureList(text: string | undefined): string[] | undefined {
+  const items = (text ?? "").split(",").map((f) => f.trim().toLowerCase()).filter(Boolean);
+  return items.length ? items : undefined;
+}
+
+/**
+ * The cache root: KILN_CACHE_DIR, else ~/.cache/kiln; undefined when neither can be known
+ * (HOME unset), in which case callers compile in memory.
+ */
+export function resolveCacheRoot(): string | undefined {
+  const dir = process.env.KILN_CACHE_DIR;
+  if (dir) return dir;
+  const home = process.env.HOME || safeHomedir();
+  return home ? join(home, ".cache", "kiln") : undefined;
+}
+
+function safeHomedir(): string | undefined {
+  try {
+    return homedir() || undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -162,3 +162,29 @@ export class ModelFormatError extends KilnError {
 export class InternalError extends KilnError {
   readonly code = "E_INTERNAL";
 }
+
+/** A folder or file on the way to loaded code could be written by someone else (or is a link), so it is not used. */
+export class UntrustedCacheError extends KilnError {
+  readonly code = "E_UNTRUSTED_CACHE";
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`refusing to use ${path}: ${reason} (fix its permissions, e.g. chmod go-w, or set KILN_CACHE_ALLOW_INSECURE=1)`);
+  }
+}
+
+/** A file-system operation of the cache (or of loading code) failed: names the path, the operation and errno. */
+export class CacheIoError extends KilnError {
+  readonly code = "E_CACHE_IO";
+  readonly errno: string | undefined;
+  constructor(
+    readonly path: string,
+    readonly operation: string,
+    cause: unknown,
+  ) {
+    const errno = (cause as NodeJS.ErrnoException)?.code;
+    super(`cannot ${operation} ${path}: ${errno ?? (cause as Error)?.message ?? String(cause)}`, { cause });
+    this.errno = errno;
+  }
+}

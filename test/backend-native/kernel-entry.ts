@@ -59,6 +59,6 @@ export function testedTargets(): NativeTarget[] {
 export async function targetModules(tested: readonly NativeTarget[]): Promise<Map<NativeTarget, NativeModule>> {
   if (!hasToolchain()) return new Map();
   return new Map(
-    await Promise.all(tested.map(async (target) => [target, loadNativeModule((await new NativeBuilder({ target }).build(kernelEntrySource())).path)] as const)),
+    await Promise.all(tested.map(async (target) => [target, loadNativeModule((await new NativeBuilder({ target }).build(kernelEntrySource())))] as const)),
   );
 }

@@ -43,7 +43,7 @@ const source = (tag: string) =>
   });
 
 test("one run is exactly one native call, however many kernels it runs", { skip }, async () => {
-  const mod = loadNativeModule((await builder!.build(source("main"))).path);
+  const mod = loadNativeModule((await builder!.build(source("main"))));
   assert.deepEqual([...mod.entries].sort(), ["other", "run"]);
   const n = 100_003;
   const hits = new Int32Array(n);
@@ -62,7 +62,7 @@ test("one run is exactly one native call, however many kernels it runs", { skip 
 });
 
 test("the pool runs a parallel region on every thread and follows `threads`", { skip }, async () => {
-  const mod = loadNativeModule((await builder!.build(source("main"))).path);
+  const mod = loadNativeModule((await builder!.build(source("main"))));
   const saved = mod.threads;
   try {
     for (const threads of [1, 2, 3]) {
@@ -82,7 +82,7 @@ test("the pool runs a parallel region on every thread and follows `threads`", { 
 });
 
 test("a failing kernel throws after the call, and bad arguments are refused before it", { skip }, async () => {
-  const mod = loadNativeModule((await builder!.build(source("main"))).path);
+  const mod = loadNativeModule((await builder!.build(source("main"))));
   const hits = new Int32Array(10);
   const out = new Float64Array(258);
   const before = mod.calls;
@@ -101,10 +101,10 @@ test("a new object starts with KILN_NUM_THREADS threads, else the physical core 
   try {
     process.env.KILN_NUM_THREADS = "3";
     const [a] = await builder!.buildMany([source("threads-env")]);
-    assert.equal(loadNativeModule(a!.path).threads, 3);
+    assert.equal(loadNativeModule(a!).threads, 3);
     delete process.env.KILN_NUM_THREADS;
     const b = builder!.buildSync(source("threads-default"));
-    assert.equal(loadNativeModule(b.path).threads, physicalCoreCount());
+    assert.equal(loadNativeModule(b).threads, physicalCoreCount());
   } finally {
     if (saved === undefined) delete process.env.KILN_NUM_THREADS;
     else process.env.KILN_NUM_THREADS = saved;

@@ -1,7 +1,7 @@
 // The toolchain: compiler discovery, CPU features and targets, the content-addressed build cache, compile failures.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { isAbsolute } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { test } from "node:test";
 import {
   NativeBuilder, TARGET_FEATURES, assembleNativeSource, bestNativeTarget, detectCpuFeatures, findCCompiler,
@@ -93,20 +93,20 @@ test("identical sources compile once, distinct sources once each, in parallel pr
   const b = new NativeBuilder({ jobs: 2 });
   const [x1, x2] = await b.buildMany([tiny("x"), tiny("x")]);
   assert.equal(b.compilerInvocations, 1);
-  assert.equal(x1!.path, x2!.path);
+  assert.equal(x1!.sha256, x2!.sha256);
   assert.equal(x1!.compiled, true);
   assert.equal((await b.build(tiny("x"))).compiled, false);
   assert.equal(b.compilerInvocations, 1);
   const objs = await b.buildMany([tiny("a"), tiny("b"), tiny("c"), tiny("a")]);
   assert.equal(b.compilerInvocations, 4);
-  assert.equal(new Set(objs.map((o) => o.path)).size, 3);
-  assert.ok(objs.every((o) => existsSync(o.path) && o.path.endsWith(`${o.key}.so`)));
+  assert.equal(new Set(objs.map((o) => o.sha256)).size, 3);
+  assert.ok(objs.every((o) => existsSync(join(b.store.dir, `${o.key}.ref`)) && existsSync(join(b.store.dir, `${o.sha256}.so`))));
   // The synchronous path shares the cache and also runs distinct compiles side by side.
   const sync = b.buildManySync([tiny("b"), tiny("d"), tiny("e")]);
   assert.deepEqual(sync.map((o) => o.compiled), [false, true, true]);
   assert.equal(b.compilerInvocations, 6);
-  // A second builder on the same folder finds the objects on disk.
-  const again = new NativeBuilder({ dir: b.dir });
+  // A second builder on the same store finds the verified objects on disk.
+  const again = new NativeBuilder({ store: b.store });
   assert.equal(again.buildSync(tiny("d")).compiled, false);
   assert.equal(again.compilerInvocations, 0);
 });

@@ -24,7 +24,11 @@ export function parseCpuFeatures(cpuinfo: string): ReadonlySet<string> {
 
 /** The host's CPU features, or the override set by setCpuFeaturesOverride. */
 export function detectCpuFeatures(): ReadonlySet<string> {
-  if (override) return override;
+  return override ?? realCpuFeatures();
+}
+
+/** What /proc/cpuinfo says, whatever the override: the ceiling of every simulated host. */
+export function realCpuFeatures(): ReadonlySet<string> {
   detected ??= parseCpuFeatures(readCpuinfo());
   return detected;
 }

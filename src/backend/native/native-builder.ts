@@ -1,10 +1,14 @@
-// NativeBuilder: C source → shared object, content-addressed (sha256 of source, compiler identity and flags),
-// compiled once per key, distinct sources in parallel compiler processes, failures as CompileError.
+// NativeBuilder: C source → shared object, keyed by the sha256 of source, compiler identity and flags, kept in
+// a verified ObjectStore (re-hashed before every reuse), compiled once per key, distinct sources in parallel
+// compiler processes, failures as CompileError.
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { CompileError, CompilerNotFoundError, canonicalJson, readEnv, sha256Hex } from "../../util/index.js";
+import { CacheIoError, CompileError, CompilerNotFoundError, canonicalJson, makePrivateTempDir, readEnv, sha256Hex } from "../../util/index.js";
+import { ObjectStore } from "./object-store.js";
+import { keepAtExit, removeAtExit } from "./temp-dirs.js";
+import type { VerifiedObject } from "./verified-object.js";
 import { type CCompiler, findCCompiler, findNodeApiInclude } from "./c-compiler.js";
 import { detectCpuFeatures } from "./cpu-features.js";
 import { type NativeTarget, bestNativeTarget, targetFlags } from "./native-target.js";
@@ -13,7 +17,9 @@ import { type NativeTarget, bestNativeTarget, targetFlags } from "./native-targe
 export const NATIVE_BUILD_VERSION = 1;
 
 export interface NativeBuilderOptions {
-  /** Where objects and their sources live; default: a fresh temp folder, removed when the process exits. */
+  /** The verified store objects are kept in; default: a store in `dir`, else a fresh private one for this process. */
+  readonly store?: ObjectStore;
+  /** A folder for the store (created private) when no store is given. */
   readonly dir?: string;
   /** Default: the best named target of detectCpuFeatures() (so a features override picks the target). */
   readonly target?: NativeTarget;
@@ -24,15 +30,12 @@ export interface NativeBuilderOptions {
   readonly extraFlags?: readonly string[];
 }
 
-/** A built (or already present) shared object. */
-export interface NativeObject {
-  /** sha256 of the source, compiler identity and flags; also the file name. */
+/** A built (or verified stored) shared object: its bytes, checked against their sha256 in this process. */
+export interface NativeObject extends VerifiedObject {
+  /** sha256 of the source, compiler identity and flags: what the object was built from. */
   readonly key: string;
-  readonly path: string;
-  /** The C source beside it (kept for debugging and for CompileError). */
-  readonly sourcePath: string;
   readonly target: NativeTarget;
-  /** False when an identical object already existed. */
+  /** False when a verified object with the same key was already stored. */
   readonly compiled: boolean;
 }
 
@@ -52,22 +55,15 @@ interface Job {
   readonly source: string;
   readonly sourcePath: string;
   readonly outPath: string;
-  readonly tmpPath: string;
-}
-
-const temporaryDirs: string[] = [];
-
-/** Temp build folders go when the process exits (loaded objects stay mapped; Linux keeps unlinked files alive). */
-function removeAtExit(dir: string): void {
-  if (temporaryDirs.length === 0) {
-    process.once("exit", () => {
-      for (const d of temporaryDirs) rmSync(d, { recursive: true, force: true });
-    });
-  }
-  temporaryDirs.push(dir);
 }
 
 /** Flags every object gets: position-independent, shared, only the N-API entry exported, our own thread pool. */
+/** The compiler's environment: ours without secrets (a KILN_CC wrapper, ccache or distcc sees it all). */
+function compilerEnv(): NodeJS.ProcessEnv {
+  const { KILN_CACHE_SIGNING_KEY: _key, ...env } = process.env;
+  return env;
+}
+
 const BASE_FLAGS = ["-O3", "-fPIC", "-shared", "-fvisibility=hidden", "-std=gnu11", "-pthread"];
 
 export class NativeBuilder {
@@ -75,9 +71,9 @@ export class NativeBuilder {
   readonly target: NativeTarget;
   /** The flags that shape the code (hashed into every key); include paths and file names are added per build. */
   readonly flags: readonly string[];
-  readonly dir: string;
+  readonly store: ObjectStore;
   readonly jobs: number;
-  readonly #temporary: boolean;
+  #buildDir: string | undefined;
   #invocations = 0;
   readonly #inflight = new Map<string, Promise<NativeObject>>();
 
@@ -86,14 +82,19 @@ export class NativeBuilder {
     this.target = options.target ?? bestNativeTarget(detectCpuFeatures());
     this.flags = [...BASE_FLAGS, ...targetFlags(this.target), ...(options.extraFlags ?? [])];
     this.jobs = Math.max(1, options.jobs ?? availableParallelism());
-    this.#temporary = options.dir === undefined;
-    if (options.dir === undefined) {
-      this.dir = mkdtempSync(join(tmpdir(), "kiln-native-"));
-      removeAtExit(this.dir);
-    } else {
-      this.dir = options.dir;
-      mkdirSync(this.dir, { recursive: true });
+    this.store = options.store ?? (options.dir === undefined ? ObjectStore.temporary() : ObjectStore.inCache(options.dir, options.dir));
+  }
+
+  /**
+   * Sources and compiler outputs go to a private folder of this builder (never a shared, predictable path);
+   * it is removed at exit unless a compile failed there (the error names the source it kept).
+   */
+  #builds(): string {
+    if (!this.#buildDir) {
+      this.#buildDir = makePrivateTempDir(this.store.scratchParent(), ".build-");
+      removeAtExit(this.#buildDir);
     }
+    return this.#buildDir;
   }
 
   /** How many times this builder ran the C compiler (tests assert counts, never times). */
@@ -107,7 +108,12 @@ export class NativeBuilder {
     return sha256Hex(canonicalJson({ v: NATIVE_BUILD_VERSION, source, compiler: [c.path, c.identity, c.version, c.triple], flags: this.flags }));
   }
 
-  /** Builds one object, or returns the existing one with the same key. */
+  /** Drops a stored object that failed to load, so the next build compiles it afresh. */
+  reject(object: NativeObject, reason: string): void {
+    this.store.reject(object.key, object.sha256, reason);
+  }
+
+  /** Builds one object, or returns the verified stored one with the same key. */
   async build(source: string): Promise<NativeObject> {
     const [obj] = await this.buildMany([source]);
     return obj!;
@@ -117,10 +123,12 @@ export class NativeBuilder {
   async buildMany(sources: readonly string[]): Promise<NativeObject[]> {
     const fresh: { job: Job; settle: Settle }[] = [];
     const results = sources.map((source) => {
-      const job = this.#job(source);
-      const existing = this.#inflight.get(job.key);
+      const key = this.objectKey(source);
+      const existing = this.#inflight.get(key);
       if (existing) return existing;
-      if (existsSync(job.outPath)) return Promise.resolve(this.#object(job, false));
+      const stored = this.store.get(key);
+      if (stored) return Promise.resolve(this.#object(key, stored, false));
+      const job = this.#job(key, source);
       const { promise, settle } = deferred();
       this.#inflight.set(job.key, promise);
       fresh.push({ job, settle });
@@ -133,7 +141,7 @@ export class NativeBuilder {
       for (let item = queue.shift(); item; item = queue.shift()) {
         try {
           await this.#compileAsync(item.job);
-          item.settle.resolve(this.#object(item.job, true));
+          item.settle.resolve(this.#store(item.job));
         } catch (e) {
           item.settle.reject(e);
         } finally {
@@ -152,67 +160,75 @@ export class NativeBuilder {
 
   /** Synchronous buildMany: distinct sources still compile in parallel processes (one shell runs them). */
   buildManySync(sources: readonly string[]): NativeObject[] {
-    const jobs = new Map<string, Job>();
+    const done = new Map<string, NativeObject>();
+    const todo = new Map<string, Job>();
     for (const source of sources) {
-      const job = this.#job(source);
-      if (!jobs.has(job.key) && !existsSync(job.outPath)) jobs.set(job.key, job);
+      const key = this.objectKey(source);
+      if (done.has(key) || todo.has(key)) continue;
+      const stored = this.store.get(key);
+      if (stored) done.set(key, this.#object(key, stored, false));
+      else todo.set(key, this.#job(key, source));
     }
-    const todo = [...jobs.values()];
-    for (let i = 0; i < todo.length; i += this.jobs) this.#compileWaveSync(todo.slice(i, i + this.jobs));
-    return sources.map((source) => {
-      const job = this.#job(source);
-      return this.#object(job, jobs.has(job.key));
-    });
+    const jobs = [...todo.values()];
+    for (let i = 0; i < jobs.length; i += this.jobs) {
+      const wave = jobs.slice(i, i + this.jobs);
+      this.#compileWaveSync(wave);
+      for (const job of wave) done.set(job.key, this.#store(job));
+    }
+    return sources.map((source) => done.get(this.objectKey(source))!);
   }
 
-  #job(source: string): Job {
-    const key = this.objectKey(source);
+  #job(key: string, source: string): Job {
+    const dir = this.#builds();
     const tag = `${process.pid}.${Math.random().toString(36).slice(2, 10)}`;
-    return { key, source, sourcePath: join(this.dir, `${key}.c`), outPath: join(this.dir, `${key}.so`), tmpPath: join(this.dir, `.${key}.${tag}.so.tmp`) };
+    return { key, source, sourcePath: join(dir, `${key}.${tag}.c`), outPath: join(dir, `${key}.${tag}.so`) };
   }
 
-  #object(job: Job, compiled: boolean): NativeObject {
-    return { key: job.key, path: job.outPath, sourcePath: job.sourcePath, target: this.target, compiled };
+  #object(key: string, object: VerifiedObject, compiled: boolean): NativeObject {
+    return { ...object, key, target: this.target, compiled };
+  }
+
+  /** Reads a finished compile's output once, records it in the store, and hands out those very bytes. */
+  #store(job: Job): NativeObject {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(job.outPath);
+    } catch (e) {
+      throw new CacheIoError(job.outPath, "read the compiler's output", e);
+    }
+    rmSync(job.outPath, { force: true });
+    rmSync(job.sourcePath, { force: true });
+    return this.#object(job.key, this.store.put(job.key, bytes), true);
   }
 
   #args(job: Job): string[] {
-    return [...this.flags, `-I${findNodeApiInclude()}`, "-o", job.tmpPath, job.sourcePath, "-lm"];
+    return [...this.flags, `-I${findNodeApiInclude()}`, "-o", job.outPath, job.sourcePath, "-lm"];
   }
 
-  /** Writes the source (atomically: other processes may be building the same key) and counts the invocation. */
+  /** Writes the source into the private build folder and counts the invocation. */
   #prepare(job: Job): string[] {
     const args = this.#args(job);
-    const tmpSource = `${job.tmpPath}.c`;
-    writeFileSync(tmpSource, job.source);
-    renameSync(tmpSource, job.sourcePath);
+    try {
+      writeFileSync(job.sourcePath, job.source, { flag: "wx", mode: 0o600 });
+    } catch (e) {
+      throw new CacheIoError(job.sourcePath, "write", e);
+    }
     this.#invocations++;
     return args;
   }
 
-  /** Moves a finished object into place, or turns a failure into CompileError with the kept source. */
+  /** Checks a finished compile, or turns a failure into CompileError naming the kept source. */
   #finish(job: Job, status: number | null, stderr: string, cause?: unknown): void {
-    if (status === 0 && existsSync(job.tmpPath)) {
-      renameSync(job.tmpPath, job.outPath);
-      return;
-    }
-    rmSync(job.tmpPath, { force: true });
-    throw new CompileError(stderr.trim() || `compiler exited with status ${status}`, this.#keepSource(job), cause === undefined ? undefined : { cause });
-  }
-
-  /** A failed source outlives the temp build folder, so the path in the error stays valid. */
-  #keepSource(job: Job): string {
-    if (!this.#temporary) return job.sourcePath;
-    const keep = join(tmpdir(), "kiln-failed-sources");
-    mkdirSync(keep, { recursive: true });
-    const kept = join(keep, `${job.key}.c`);
-    copyFileSync(job.sourcePath, kept);
-    return kept;
+    if (status === 0 && existsSync(job.outPath)) return;
+    rmSync(job.outPath, { force: true });
+    keepAtExit(job.sourcePath.slice(0, job.sourcePath.lastIndexOf("/"))); // the path in the error stays valid
+    throw new CompileError(stderr.trim() || `compiler exited with status ${status}`, job.sourcePath, cause === undefined ? undefined : { cause });
   }
 
   #compileAsync(job: Job): Promise<void> {
     const args = this.#prepare(job);
     return new Promise((resolve, reject) => {
-      const child = spawn(this.compiler.path, args, { stdio: ["ignore", "ignore", "pipe"] });
+      const child = spawn(this.compiler.path, args, { stdio: ["ignore", "ignore", "pipe"], env: compilerEnv() });
       let stderr = "";
       child.stderr.setEncoding("utf8");
       child.stderr.on("data", (d: string) => (stderr += d));
@@ -231,7 +247,7 @@ export class NativeBuilder {
   #compileWaveSync(wave: readonly Job[]): void {
     if (wave.length === 1 || process.platform === "win32") {
       for (const job of wave) {
-        const r = spawnSync(this.compiler.path, this.#prepare(job), { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+        const r = spawnSync(this.compiler.path, this.#prepare(job), { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"], env: compilerEnv() });
         if (r.error) throw new CompilerNotFoundError([this.compiler.path]);
         this.#finish(job, r.status, r.stderr ?? "");
       }
@@ -239,17 +255,17 @@ export class NativeBuilder {
     }
     const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     const script = wave
-      .map((job) => `( ${[this.compiler.path, ...this.#prepare(job)].map(q).join(" ")} 2>${q(`${job.tmpPath}.err`)}; echo $? >${q(`${job.tmpPath}.rc`)} ) &`)
+      .map((job) => `( ${[this.compiler.path, ...this.#prepare(job)].map(q).join(" ")} 2>${q(`${job.outPath}.err`)}; echo $? >${q(`${job.outPath}.rc`)} ) &`)
       .concat("wait")
       .join("\n");
-    spawnSync("/bin/sh", ["-c", script], { stdio: "ignore" });
+    spawnSync("/bin/sh", ["-c", script], { stdio: "ignore", env: compilerEnv() });
     let failure: unknown;
     for (const job of wave) {
-      const read = (ext: string) => (existsSync(job.tmpPath + ext) ? readFileSync(job.tmpPath + ext, "utf8") : "");
+      const read = (ext: string) => (existsSync(job.outPath + ext) ? readFileSync(job.outPath + ext, "utf8") : "");
       const status = Number.parseInt(read(".rc").trim(), 10);
       const stderr = read(".err");
-      rmSync(`${job.tmpPath}.rc`, { force: true });
-      rmSync(`${job.tmpPath}.err`, { force: true });
+      rmSync(`${job.outPath}.rc`, { force: true });
+      rmSync(`${job.outPath}.err`, { force: true });
       try {
         this.#finish(job, Number.isNaN(status) ? null : status, stderr);
       } catch (e) {

@@ -1,6 +1,7 @@
-// loadNativeModule(): process.dlopen of a built object, wrapped as a typed NativeModule (entries, call counter, threads).
-import { realpathSync } from "node:fs";
+// loadNativeModule(): dlopen of verified object bytes, wrapped as a typed NativeModule (entries, call counter, threads).
 import { ArgumentError, readEnv } from "../../util/index.js";
+import { NativeLoadError, loadAddon } from "./addon-loader.js";
+import type { VerifiedObject } from "./verified-object.js";
 import { physicalCoreCount } from "./cpu-features.js";
 import { GLUE_EXPORTS } from "./module-glue.js";
 import type { NativeIsa } from "./native-target.js";
@@ -21,7 +22,8 @@ interface RawExports {
 }
 
 export interface NativeModule {
-  readonly path: string;
+  /** The sha256 of the loaded bytes (the module's identity). */
+  readonly sha256: string;
   /** The kernel code path the object was compiled for. */
   readonly isa: NativeIsa;
   /** Whether the bf16 GEMM uses vdpbf16ps (avx512_bf16) in this object. */
@@ -49,22 +51,16 @@ function toSymbols(s: NativeSymbols | undefined): BigInt64Array {
 }
 
 /**
- * Loads a shared object built with the module glue. The same file loads once per process (later calls return the
+ * Loads a shared object built with the module glue. The same bytes load once per process (later calls return the
  * same module). Its thread count starts at KILN_NUM_THREADS, else the number of physical cores.
  */
-export function loadNativeModule(path: string): NativeModule {
-  const real = realpathSync(path);
-  const cached = loaded.get(real);
+export function loadNativeModule(object: VerifiedObject): NativeModule {
+  const cached = loaded.get(object.sha256);
   if (cached) return cached;
-  const holder = { exports: {} as RawExports };
-  try {
-    process.dlopen(holder, real);
-  } catch (e) {
-    throw new ArgumentError("loadNativeModule", `cannot load ${real}: ${(e as Error).message}`);
-  }
-  const raw = holder.exports;
+  const raw = loadAddon<RawExports>(object);
+  const real = `object ${object.sha256.slice(0, 16)}`;
   if (typeof raw.calls !== "function" || typeof raw.isa !== "function") {
-    throw new ArgumentError("loadNativeModule", `${real} is not a Kiln native object (no calls()/isa() exports)`);
+    throw new NativeLoadError(real, "not a Kiln native object (no calls()/isa() exports)");
   }
   const glue = new Set<string>(GLUE_EXPORTS);
   const entries = Object.keys(raw).filter((k) => !glue.has(k) && typeof raw[k] === "function");
@@ -76,7 +72,7 @@ export function loadNativeModule(path: string): NativeModule {
   };
   raw.setThreads(readEnv().numThreads ?? physicalCoreCount());
   const mod: NativeModule = {
-    path: real,
+    sha256: object.sha256,
     isa: raw.isa(),
     bf16dot: raw.bf16dot(),
     entries,
@@ -96,6 +92,6 @@ export function loadNativeModule(path: string): NativeModule {
       return raw.arenaBytes();
     },
   };
-  loaded.set(real, mod);
+  loaded.set(object.sha256, mod);
   return mod;
 }

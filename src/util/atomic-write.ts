@@ -7,7 +7,7 @@ import { basename, dirname, join } from "node:path";
  * chunks are produced as they are written). */
 export function writeFileAtomic(path: string, data: Uint8Array | string | Iterable<Uint8Array>): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   const chunks = typeof data === "string" ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
   let fd = -1;
