@@ -1,9 +1,8 @@
 // Whether a native toolchain exists, and the compiler's identity, without spawning it on every
 // start: the probe's answer is cached by the binary's path, size and mtime (builds: native/native-builder.ts).
-import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { CompilerNotFoundError, KilnError, readEnv, sha256Hex } from "../util/index.js";
+import { CompilerNotFoundError, KilnError, canonicalJson, ensurePrivateDir, readEnv, resolveCacheRoot, sha256Hex, trustedStat, writeFileAtomic } from "../util/index.js";
 import { findCCompiler, findNodeApiInclude } from "./native/c-compiler.js";
 
 export class NodeHeadersNotFoundError extends KilnError {
@@ -24,8 +23,8 @@ export interface Compiler {
 export interface Toolchain {
   readonly compiler: Compiler;
   readonly includeDir: string;
-  /** Where the probe's answer is kept (beside built objects). */
-  readonly buildDir: string;
+  /** Where the probe's answer is kept (the cache's objects folder), if anywhere. */
+  readonly buildDir: string | undefined;
 }
 
 let cached: { key: string; value: Toolchain | KilnError } | undefined;
@@ -40,30 +39,54 @@ function resolveOnPath(cc: string): string | undefined {
   return undefined;
 }
 
+const isCompiler = (c: unknown): c is Compiler =>
+  !!c && typeof c === "object" && typeof (c as Compiler).path === "string" && typeof (c as Compiler).version === "string" && typeof (c as Compiler).target === "string";
+
+/** A kept probe answer, if present, well-formed and matching its own checksum (anything else: probe again). */
+function readProbe(file: string): Compiler | undefined {
+  try {
+    if (!trustedStat(file, "file")) return undefined;
+    const kept = JSON.parse(readFileSync(file, "utf8")) as { compiler?: unknown; sha256?: unknown };
+    if (isCompiler(kept.compiler) && kept.sha256 === sha256Hex(canonicalJson(kept.compiler)) && existsSync(kept.compiler.path)) return kept.compiler;
+  } catch {
+    // unreadable, untrusted or damaged: probe again
+  }
+  return undefined;
+}
+
 /**
  * Probing runs the compiler twice (~10 ms), which a warm start cannot afford; the answer is
  * kept beside the built objects, keyed by the binary's resolved path, size and mtime.
  */
-function probe(cc: string, cacheDir: string): Compiler | undefined {
+function probe(cc: string, cacheDir: string | undefined): Compiler | undefined {
   const bin = resolveOnPath(cc);
   if (!bin) return undefined;
   const st = statSync(realpathSync(bin));
   const stamp = `${realpathSync(bin)}|${st.size}|${st.mtimeMs}`;
-  const file = join(cacheDir, `compiler-${sha256Hex(`${cc}|${stamp}`).slice(0, 16)}.json`);
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as Compiler;
-  } catch {
-    // not probed yet
-  }
+  const file = cacheDir && join(cacheDir, `compiler-${sha256Hex(`${cc}|${stamp}`).slice(0, 16)}.json`);
+  const kept = file && readProbe(file);
+  if (kept) return kept;
   const found = probeNow(cc);
-  if (found) {
+  if (found && file) {
     try {
-      writeFileSync(file, JSON.stringify(found));
+      writeFileAtomic(file, JSON.stringify({ compiler: found, sha256: sha256Hex(canonicalJson(found)) }));
     } catch {
       // an unwritable folder only costs the next start a probe
     }
   }
   return found;
+}
+
+/** The cache's objects folder for the probe's answer; none when the cache is off or not ours. */
+function probeDir(): string | undefined {
+  const env = readEnv();
+  const root = env.disableCompileCache || !env.useAotCompile ? undefined : resolveCacheRoot();
+  if (!root) return undefined;
+  try {
+    return ensurePrivateDir(root, join(root, "objects"));
+  } catch {
+    return undefined; // unwritable or untrusted: probe each time
+  }
 }
 
 /** The slow path: run the compiler (c-compiler.ts), keeping what the key and the manifest need. */
@@ -89,16 +112,10 @@ function findHeaders(): string {
 /** The toolchain for this process (cached per KILN_CC); throws CompilerNotFoundError / NodeHeadersNotFoundError. */
 export function getToolchain(): Toolchain {
   const env = readEnv();
-  const key = `${env.cc ?? ""}|${env.cacheDir ?? ""}`;
+  const key = `${env.cc ?? ""}|${resolveCacheRoot() ?? ""}|${env.disableCompileCache}|${env.useAotCompile}`;
   if (!cached || cached.key !== key) {
     try {
-      // Objects live in the cache folder when one is named, so an empty cache means a real cold start.
-      const buildDir = env.cacheDir ? join(env.cacheDir, "objects") : join(tmpdir(), `kiln-build-${process.getuid?.() ?? "user"}`);
-      try {
-        mkdirSync(buildDir, { recursive: true, mode: 0o700 });
-      } catch {
-        // probed again next time; building reports its own error
-      }
+      const buildDir = probeDir();
       const candidates = env.cc ? [env.cc] : ["cc", "gcc", "clang"];
       let compiler: Compiler | undefined;
       for (const c of candidates) if ((compiler = probe(c, buildDir))) break;

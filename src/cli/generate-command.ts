@@ -98,6 +98,7 @@ export async function runGenerate(o: GenerateOptions, out: (s: string) => void, 
         prompt_ids: promptIds, generated_ids: result.generatedIds, text: result.text, finish_reason: result.finishReason, timings,
         compile: {
           traces: c.traces, compiler_invocations: c.compilerInvocations, bundles_loaded: c.bundlesLoaded, bundles_saved: c.bundlesSaved,
+          objects_rejected: c.objectsRejected, objects_extracted: c.objectsExtracted,
           outcomes: llm.compileActivity.outcomes, cache_misses: llm.compileActivity.missReasons, log,
         },
       }));

@@ -67,7 +67,8 @@ function mapperObject(): VerifiedObject | undefined {
   const store = ObjectStore.inCache(root);
   const stored = store.get(MAPPER_KEY);
   if (stored || env.forceAotLoad || !hasToolchain()) return stored;
-  const built = new NativeBuilder({ store, target: "portable" }).buildSync(MAPPER_C);
+  // Built in a throwaway store, kept in the cache under its stable key only (one record, the one that is read).
+  const built = new NativeBuilder({ target: "portable" }).buildSync(MAPPER_C);
   return store.put(MAPPER_KEY, built.bytes);
 }
 

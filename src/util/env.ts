@@ -58,7 +58,7 @@ export function readEnv(): KilnEnv {
     cc: process.env.KILN_CC || undefined,
     numThreads,
     log: new Set((process.env.KILN_LOG ?? "").split(",").filter(Boolean)),
-    signingKey: process.env.KILN_CACHE_SIGNING_KEY || undefined,
+    signingKey: signingKey(process.env.KILN_CACHE_SIGNING_KEY),
     allowInsecureCache: flag("KILN_CACHE_ALLOW_INSECURE", false),
     cpuFeatures: featureList(process.env.KILN_CPU_FEATURES),
   };
@@ -87,4 +87,11 @@ function safeHomedir(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A signing key short enough to guess protects nothing: at least 32 characters. */
+function signingKey(key: string | undefined): string | undefined {
+  if (!key) return undefined;
+  if (key.length < 32) throw new ArgumentError("env", `KILN_CACHE_SIGNING_KEY is ${key.length} characters; use at least 32 (e.g. openssl rand -hex 32)`);
+  return key;
 }
