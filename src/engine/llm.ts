@@ -76,6 +76,11 @@ export class LLM {
     this.loadMs = performance.now() - t0;
   }
 
+  /** The most tokens one sequence can hold, prompt and generated: the model's context, or the KV cache's when smaller. */
+  get maxContext(): number {
+    return this.#engine.model.maxContext;
+  }
+
   /** The folder's tokenizer, loaded on first use (parsing tokenizer.json takes a while: ids-only runs skip it). */
   get tokenizer(): TextCodec | undefined {
     if (this.#tokenizer === undefined) this.#tokenizer = loadTokenizer(this.#dir) ?? null;
