@@ -2,11 +2,11 @@
 // compiled ahead of time via the cache, streamed to stdout, with a summary line on stderr.
 // `kiln compile`: the same model loaded or compiled into the cache, without generating.
 import { type LLMOutput, LLM, type LLMParams } from "../engine/index.js";
-import { ArgumentError, counters, setLogSink } from "../util/index.js";
+import { ArgumentError, MAX_THREADS, counters, setLogSink } from "../util/index.js";
 
 export interface ModelOptions {
   readonly model: string;
-  readonly backend?: "native" | "js" | "auto";
+  readonly backend?: string;
   readonly dtype?: string;
   readonly kvCacheTokens?: string;
   readonly threads?: string;
@@ -40,29 +40,33 @@ function number(flag: string, text: string | undefined, check: (n: number) => bo
   if (!check(n)) throw new ArgumentError(flag, `expected ${what}, got '${text}'`);
   return n;
 }
-const isCount = (n: number) => Number.isInteger(n) && n > 0;
+const isCount = (n: number) => Number.isSafeInteger(n) && n > 0;
+const isFiniteAtLeast = (min: number) => (n: number) => Number.isFinite(n) && n >= min;
+
+function choice<T extends string>(flag: string, text: string | undefined, allowed: readonly T[]): T | undefined {
+  if (text === undefined || (allowed as readonly string[]).includes(text)) return text as T | undefined;
+  throw new ArgumentError(flag, `expected ${allowed.join(" | ")}, got '${text}'`);
+}
 
 /** Builds the LLM for the model flags (threads are set before any native code loads). */
 export function openModel(o: ModelOptions): LLM {
-  const threads = number("--threads", o.threads, isCount, "a positive integer");
+  const threads = number("--threads", o.threads, (n) => Number.isInteger(n) && n >= 1 && n <= MAX_THREADS, `an integer from 1 to ${MAX_THREADS}`);
   if (threads !== undefined) process.env.KILN_NUM_THREADS = String(threads);
-  if (o.dtype !== undefined && o.dtype !== "f32" && o.dtype !== "bf16") throw new ArgumentError("--dtype", `expected f32 or bf16, got '${o.dtype}'`);
+  const backend = choice("--backend", o.backend, ["native", "js", "auto"] as const);
+  const dtype = choice("--dtype", o.dtype, ["f32", "bf16"] as const);
   const kvCacheTokens = number("--kv-cache-tokens", o.kvCacheTokens, isCount, "a positive integer");
-  return new LLM({
-    model: o.model, backend: o.backend,
-    ...(o.dtype ? { dtype: o.dtype } : {}), ...(kvCacheTokens ? { kvCacheTokens } : {}),
-  });
+  return new LLM({ model: o.model, backend, ...(dtype ? { dtype } : {}), ...(kvCacheTokens ? { kvCacheTokens } : {}) });
 }
 
 export async function runGenerate(o: GenerateOptions, out: (s: string) => void, err: (s: string) => void): Promise<void> {
   if ((o.prompt === undefined) === (o.promptIds === undefined)) throw new ArgumentError("kiln generate", "give the prompt as --prompt \"text\" or --prompt-ids 1,2,3 (one of them)");
   const params: LLMParams = {
     maxTokens: number("--max-tokens", o.maxTokens, (n) => Number.isInteger(n) && n >= 0, "a non-negative integer")!,
-    temperature: number("--temperature", o.temperature, (n) => n >= 0, "a number >= 0")!,
+    temperature: number("--temperature", o.temperature, isFiniteAtLeast(0), "a finite number >= 0")!,
     seed: number("--seed", o.seed, Number.isInteger, "an integer")!,
     ...(o.topK !== undefined ? { topK: number("--top-k", o.topK, (n) => Number.isInteger(n) && n >= 0, "a non-negative integer")! } : {}),
     ...(o.topP !== undefined ? { topP: number("--top-p", o.topP, (n) => n > 0 && n <= 1, "a number in (0, 1]")! } : {}),
-    ...(o.repetitionPenalty !== undefined ? { repetitionPenalty: number("--repetition-penalty", o.repetitionPenalty, (n) => n > 0, "a number > 0")! } : {}),
+    ...(o.repetitionPenalty !== undefined ? { repetitionPenalty: number("--repetition-penalty", o.repetitionPenalty, (n) => Number.isFinite(n) && n > 0, "a finite number > 0")! } : {}),
     ...(o.stop?.length ? { stop: o.stop } : {}),
   };
   const log: string[] = [];
@@ -75,6 +79,13 @@ export async function runGenerate(o: GenerateOptions, out: (s: string) => void, 
       : o.chat
         ? llm.chat([{ role: "user", content: o.prompt! }], o.think === undefined ? {} : { enableThinking: o.think })
         : llm.encode(o.prompt!);
+    // Before compiling: the whole request must fit the context (the model's, or the KV cache's when smaller).
+    const context = llm.maxContext;
+    if (promptIds.length + params.maxTokens > context) {
+      const flag = promptIds.length > context ? (o.promptIds !== undefined ? "--prompt-ids" : "--prompt") : "--max-tokens";
+      const whose = context < llm.config.maxPositionEmbeddings ? "the KV cache's (--kv-cache-tokens)" : "the model's (max_position_embeddings)";
+      throw new ArgumentError(flag, `a prompt of ${promptIds.length} tokens and ${params.maxTokens} more exceed the context of ${context} tokens, ${whose}; nothing was generated`);
+    }
     const t1 = performance.now();
     llm.compile();
     const compileMs = performance.now() - t1;

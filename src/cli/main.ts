@@ -24,9 +24,9 @@ const modelOptions = (c: Command) =>
   c
     .requiredOption("--model <dir>", "model folder (config.json, *.safetensors, tokenizer.json)")
     .option("--backend <name>", "native | js | auto")
-    .option("--dtype <dtype>", "weight storage: f32 | bf16 (default: the checkpoint's)")
+    .option("--dtype <dtype>", "weight storage: f32 | bf16 (default: as the weights are stored)")
     .option("--kv-cache-tokens <n>", "tokens the KV cache holds (default min(4096, context))")
-    .option("--threads <n>", "native threads (default: physical cores)");
+    .option("--threads <n>", "native threads, 1..256 (default: physical cores)");
 modelOptions(program.command("generate"))
   .description("generate text with a Hugging Face model folder (Llama / Qwen3), compiled ahead of time via the cache")
   .option("--prompt <text>", "prompt text (uses the folder's tokenizer)")

@@ -2,7 +2,8 @@
 // [numBlocks, blockSize, kvHeads, headDim], shared by all sequences through block tables. A
 // sequence holds a list of blocks; position p lives at slot blocks[p / blockSize] * blockSize +
 // p % blockSize. Blocks are allocated as sequences grow and returned when they finish.
-import { type DType, Tensor, allocStorage, tensor } from "../tensor/index.js";
+import { totalmem } from "node:os";
+import { type DType, ITEM_SIZE, Tensor, allocStorage, tensor } from "../tensor/index.js";
 import { ArgumentError } from "../util/index.js";
 
 export interface KvCacheShape {
@@ -30,6 +31,8 @@ export class KvCacheFullError extends ArgumentError {
   }
 }
 
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+
 /** One sequence's blocks. */
 export class SequenceBlocks {
   readonly blocks: number[] = [];
@@ -54,7 +57,16 @@ export class PagedKvCache {
     const dims = [this.numBlocks, this.blockSize, shape.kvHeads, shape.headDim];
     const dtype = options.dtype ?? "f32";
     const size = dims.reduce((a, b) => a * b, 1);
-    this.tensors = Array.from({ length: 2 * shape.layers }, () => new Tensor(dtype, dims, allocStorage(dtype, size)));
+    const bytes = 2 * shape.layers * size * ITEM_SIZE[dtype];
+    const tooBig = (why: string) =>
+      new ArgumentError("kv cache", `${tokens} tokens need ${gib(bytes)} (K and V of ${shape.layers} layers × ${shape.kvHeads} heads × ${shape.headDim} × ${ITEM_SIZE[dtype]} bytes a token): ${why}; give it fewer tokens (kvCacheTokens / --kv-cache-tokens)`);
+    if (bytes > totalmem()) throw tooBig(`more than this machine's ${gib(totalmem())} of memory`);
+    try {
+      this.tensors = Array.from({ length: 2 * shape.layers }, () => new Tensor(dtype, dims, allocStorage(dtype, size)));
+    } catch (e) {
+      if (e instanceof RangeError) throw tooBig(`cannot allocate (${e.message})`);
+      throw e;
+    }
     // Pop from the end: block 0 is handed out first.
     this.#free = Array.from({ length: this.numBlocks }, (_, i) => this.numBlocks - 1 - i);
   }

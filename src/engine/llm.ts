@@ -3,7 +3,7 @@
 // or text (with the folder's tokenizer), batched or streamed.
 import { supportsCompile, type CompileActivity } from "../compile/index.js";
 import { CausalLM, type ChatMessage, type ModelConfig, StreamDecoder, loadCheckpoint, loadTokenizer, pagedDynamicDims } from "../models/index.js";
-import type { DType, Tensor } from "../tensor/index.js";
+import { type DType, Tensor } from "../tensor/index.js";
 import { ArgumentError } from "../util/index.js";
 import { PagedKvCache, SequenceBlocks, batchInputs } from "./kv-cache.js";
 import { PagedEngine, type TokenEvent } from "./paged-engine.js";
@@ -20,7 +20,7 @@ export interface LLMOptions {
   /** A Hugging Face model folder (config.json, *.safetensors, optionally tokenizer.json). */
   readonly model: string;
   /** Default: the folder's tokenizer.json, if it has one. */
-  /** Weight storage dtype (compute is f32 whatever it is); default: the checkpoint's torch_dtype. */
+  /** Weight storage dtype (compute is f32 whatever it is); default: the dtype the weights are stored in (bf16, else f32), whatever config.json says. */
   readonly dtype?: "f32" | "bf16";
   readonly backend?: "native" | "js" | "auto";
   /** Tokens the KV cache holds across the batch; default min(4096, the model's context). */
@@ -57,11 +57,15 @@ export class LLM {
     this.config = ckpt.config;
     this.#dir = options.model;
     this.#tokenizer = options.tokenizer;
-    const dtype: DType = options.dtype ?? (ckpt.config.torchDtype === "bf16" ? "bf16" : "f32");
+    // config.json's torch_dtype is a hint; the dtype the weights are stored in is the fact (as llama.cpp and
+    // transformers read it). options.dtype converts.
+    const stored = ckpt.tensors.get("model.embed_tokens.weight")!.dtype;
+    const dtype: DType = options.dtype ?? (stored === "bf16" ? "bf16" : "f32");
     const Model = supportsCompile(CausalLM, { dynamicArgDims: pagedDynamicDims(ckpt.config.numHiddenLayers), prefix: "model", backend: options.backend });
     this.#model = new Model(ckpt.config, dtype) as CausalLM & { compileActivity: CompileActivity };
     const names = new Set(this.#model.namedParameters().map(([n]) => n));
-    this.#model.loadStateDict(Object.fromEntries([...ckpt.tensors].filter(([n]) => names.has(n))), { strict: false });
+    const weights = [...ckpt.tensors].filter(([n]) => names.has(n));
+    this.#model.loadStateDict(Object.fromEntries(weights.map(([n, t]) => [n, t.dtype === dtype ? t : Tensor.fromValues(dtype, t.dims, t.values())])), { strict: false });
     const maxContext = ckpt.config.maxPositionEmbeddings;
     const cache = new PagedKvCache(
       { layers: ckpt.config.numHiddenLayers, kvHeads: ckpt.config.numKeyValueHeads, headDim: ckpt.config.headDim },
@@ -70,6 +74,11 @@ export class LLM {
     const forward = (ids: Tensor, ...paged: Tensor[]) => this.#model.forward(ids, ...paged);
     this.#engine = new PagedEngine(forward, cache, { vocabSize: ckpt.config.vocabSize, maxContext: Math.min(maxContext, cache.capacity) });
     this.loadMs = performance.now() - t0;
+  }
+
+  /** The most tokens one sequence can hold, prompt and generated: the model's context, or the KV cache's when smaller. */
+  get maxContext(): number {
+    return this.#engine.model.maxContext;
   }
 
   /** The folder's tokenizer, loaded on first use (parsing tokenizer.json takes a while: ids-only runs skip it). */

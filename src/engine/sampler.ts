@@ -19,10 +19,10 @@ export function validateSampling(p: SamplingParams): void {
   const bad = (what: string) => {
     throw new ArgumentError("sampling", what);
   };
-  if (p.temperature !== undefined && !(p.temperature >= 0)) bad(`temperature must be >= 0, got ${p.temperature}`);
+  if (p.temperature !== undefined && !(Number.isFinite(p.temperature) && p.temperature >= 0)) bad(`temperature must be a finite number >= 0, got ${p.temperature}`);
   if (p.topK !== undefined && !(Number.isInteger(p.topK) && p.topK >= 0)) bad(`topK must be a non-negative integer, got ${p.topK}`);
   if (p.topP !== undefined && !(p.topP > 0 && p.topP <= 1)) bad(`topP must be in (0, 1], got ${p.topP}`);
-  if (p.repetitionPenalty !== undefined && !(p.repetitionPenalty > 0)) bad(`repetitionPenalty must be > 0, got ${p.repetitionPenalty}`);
+  if (p.repetitionPenalty !== undefined && !(Number.isFinite(p.repetitionPenalty) && p.repetitionPenalty > 0)) bad(`repetitionPenalty must be a finite number > 0, got ${p.repetitionPenalty}`);
 }
 
 /** Index of the largest value; the first one on ties (as torch.argmax). */

@@ -56,20 +56,20 @@ function pagedBatch(paged: readonly Tensor[], layers: number): PagedBatch {
   return { positions: positions!, seqIds: seqIds!, slots: slots!, blockTable: blockTable!, logitRows, caches };
 }
 
-/** RoPE inverse frequencies, with Llama 3's frequency-dependent scaling when the config asks for it. */
+/** RoPE inverse frequencies, with Llama 3's frequency-dependent scaling when the (validated) config asks for it. */
 export function ropeInverseFrequencies(config: ModelConfig): Float32Array {
   const d = config.headDim;
   const inv = Float32Array.from({ length: d / 2 }, (_, i) => 1 / config.ropeTheta ** ((2 * i) / d));
-  const scaling = config.raw.rope_scaling as Record<string, number> | null | undefined;
-  if (!scaling || (scaling.rope_type ?? scaling.type) !== ("llama3" as unknown)) return inv;
-  const { factor = 8, low_freq_factor = 1, high_freq_factor = 4, original_max_position_embeddings = 8192 } = scaling;
-  const lowWavelen = original_max_position_embeddings / low_freq_factor;
-  const highWavelen = original_max_position_embeddings / high_freq_factor;
+  const scaling = config.ropeScaling;
+  if (scaling === null) return inv;
+  const { factor, lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings: original } = scaling;
+  const lowWavelen = original / lowFreqFactor;
+  const highWavelen = original / highFreqFactor;
   return inv.map((f) => {
     const wavelen = (2 * Math.PI) / f;
     if (wavelen < highWavelen) return f;
     if (wavelen > lowWavelen) return f / factor;
-    const smooth = (original_max_position_embeddings / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
+    const smooth = (original / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
     return (1 - smooth) * (f / factor) + smooth * f;
   });
 }

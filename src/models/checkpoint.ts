@@ -6,6 +6,7 @@ import { ModelFormatError } from "../util/index.js";
 import { type ModelConfig, readHfConfig } from "./hf-config.js";
 import { type ByteSource, decodeSafetensors } from "./safetensors.js";
 import { mapFileBytes } from "./file-map.js";
+import { parseJsonText } from "./json-file.js";
 
 export const CONFIG_FILE = "config.json";
 export const SAFETENSORS_FILE = "model.safetensors";
@@ -67,12 +68,7 @@ export interface SafetensorsIndex {
 
 /** Parses `model.safetensors.index.json` text; shard names must stay inside the folder. */
 export function parseSafetensorsIndex(text: string, path: string): SafetensorsIndex {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ModelFormatError(path, `index is not valid JSON: ${(e as Error).message}`, undefined, { cause: e });
-  }
+  const json = parseJsonText(text, path, "index");
   if (json === null || typeof json !== "object" || Array.isArray(json)) throw new ModelFormatError(path, "index must be a JSON object");
   const { weight_map: map, metadata = {} } = json as Record<string, unknown>;
   if (map === null || typeof map !== "object" || Array.isArray(map)) throw new ModelFormatError(path, "index has no weight_map object");
@@ -165,6 +161,12 @@ export function expectedTensors(config: ModelConfig): ReadonlyMap<string, readon
   return out;
 }
 
+/** How many tensors expectedTensors returns, counted without naming them: per layer, then the rest. */
+export function expectedTensorCount(config: ModelConfig): { readonly total: number; readonly perLayer: number } {
+  const perLayer = 1 + 4 * (config.attentionBias ? 2 : 1) + (config.qkNorm ? 2 : 0) + 1 + 3 * (config.mlpBias ? 2 : 1);
+  return { total: 2 + (config.tieWordEmbeddings ? 0 : 1) + config.numHiddenLayers * perLayer, perLayer };
+}
+
 export function expectedTensorNames(config: ModelConfig): string[] {
   return [...expectedTensors(config).keys()];
 }
@@ -183,6 +185,15 @@ function tolerated(config: ModelConfig, name: string, shape: readonly number[]):
  * and nothing unexpected. Throws a ModelFormatError naming the first offending tensor (and counting the others).
  */
 export function checkTensors(config: ModelConfig, tensors: ReadonlyMap<string, TensorType>, path = "checkpoint"): void {
+  // Whole layers missing (a config that claims more layers than the file holds): say so before naming every tensor.
+  const count = expectedTensorCount(config);
+  if (count.total - tensors.size >= count.perLayer) {
+    throw new ModelFormatError(
+      path,
+      `config.json implies ${count.total} tensors (num_hidden_layers ${config.numHiddenLayers} × ${count.perLayer}, and ${count.total - config.numHiddenLayers * count.perLayer} more); ` +
+        `the weights hold ${tensors.size}`,
+    );
+  }
   const problems: [string, string][] = [];
   const expected = expectedTensors(config);
   for (const [name, want] of expected) {

@@ -1,7 +1,7 @@
 // Hugging Face config.json for LlamaForCausalLM and Qwen3ForCausalLM, parsed and validated into a typed ModelConfig.
-import { readFileSync } from "node:fs";
 import type { DType } from "../tensor/index.js";
 import { ModelFormatError } from "../util/index.js";
+import { checkJsonDepth, describe, readJsonFile } from "./json-file.js";
 
 export const ARCHITECTURES = ["LlamaForCausalLM", "Qwen3ForCausalLM"] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
@@ -106,23 +106,26 @@ const DEFAULTS: Readonly<Record<Architecture, Defaults>> = {
   },
 };
 
+/**
+ * The largest size config.json may give each field: far above any published model, small enough that nothing is
+ * looped over, named or allocated from an absurd value (10 million layers, say) before the weights are checked.
+ */
+export const CONFIG_LIMITS: Readonly<Record<string, { readonly max: number; readonly why?: string }>> = Object.freeze({
+  num_hidden_layers: { max: 4096 },
+  num_attention_heads: { max: 4096 },
+  num_key_value_heads: { max: 4096 },
+  head_dim: { max: 4096 },
+  hidden_size: { max: 2 ** 20 },
+  intermediate_size: { max: 2 ** 22 },
+  vocab_size: { max: 2 ** 31 - 1, why: "token ids are i32" },
+  max_position_embeddings: { max: 2 ** 31 - 1, why: "positions are i32" },
+});
+
 const TORCH_DTYPES: Readonly<Record<string, DType>> = { float32: "f32", bfloat16: "bf16", float16: "f16" };
 
 /** Reads and validates a config.json file. */
 export function readHfConfig(path: string): ModelConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new ModelFormatError(path, `cannot read config: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, undefined, { cause: e });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ModelFormatError(path, `config is not valid JSON: ${(e as Error).message}`, undefined, { cause: e });
-  }
-  return parseHfConfig(json, path);
+  return parseHfConfig(readJsonFile(path, "config"), path);
 }
 
 /** Validates a parsed config.json; every problem is a ConfigFieldError naming the field. */
@@ -130,6 +133,7 @@ export function parseHfConfig(json: unknown, path = "config.json"): ModelConfig 
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw new ModelFormatError(path, `config must be a JSON object, got ${describe(json)}`);
   }
+  checkJsonDepth(json, path);
   const cfg = json as Record<string, unknown>;
   const has = (k: string): boolean => Object.hasOwn(cfg, k) && cfg[k] !== null && cfg[k] !== undefined;
   const fail = (field: string, msg: string): never => {
@@ -139,7 +143,12 @@ export function parseHfConfig(json: unknown, path = "config.json"): ModelConfig 
     if (!has(field)) return fallback ?? fail(field, "missing (a positive integer is required)");
     const v = cfg[field];
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) fail(field, `expected a positive integer, got ${describe(v)}`);
-    return v as number;
+    return bounded(field, v as number);
+  };
+  const bounded = (field: string, v: number): number => {
+    const limit = CONFIG_LIMITS[field];
+    if (limit && v > limit.max) fail(field, `${v} is over the limit of ${limit.max}${limit.why ? ` (${limit.why})` : ""}`);
+    return v;
   };
   const posNum = (field: string, v: unknown): number => {
     if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) fail(field, `expected a positive number, got ${describe(v)}`);
@@ -174,7 +183,7 @@ export function parseHfConfig(json: unknown, path = "config.json"): ModelConfig 
     if (hiddenSize % numAttentionHeads !== 0) {
       fail("head_dim", `absent, and hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numAttentionHeads}`);
     }
-    headDim = hiddenSize / numAttentionHeads;
+    headDim = bounded("head_dim", hiddenSize / numAttentionHeads);
   }
   if (numAttentionHeads % numKeyValueHeads !== 0) {
     fail("num_key_value_heads", `${numKeyValueHeads} does not divide num_attention_heads ${numAttentionHeads}`);
@@ -317,10 +326,4 @@ function deepFreeze<T>(v: T): T {
     Object.freeze(v);
   }
   return v;
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return "nothing";
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }

@@ -8,11 +8,11 @@ export {
   type TensorDict, type TensorSource, type TensorSourceDict, type WriteSafetensorsOptions, type WriteShardedOptions,
 } from "./safetensors-write.js";
 export {
-  parseHfConfig, readHfConfig, ConfigFieldError, ARCHITECTURES, MODEL_TYPES, HIDDEN_ACTS,
+  parseHfConfig, readHfConfig, ConfigFieldError, CONFIG_LIMITS, ARCHITECTURES, MODEL_TYPES, HIDDEN_ACTS,
   type Architecture, type HiddenAct, type ModelConfig, type RopeScaling, type Llama3RopeScaling,
 } from "./hf-config.js";
 export {
-  loadCheckpoint, loadShardedSafetensors, parseSafetensorsIndex, expectedTensors, expectedTensorNames, checkTensors,
+  loadCheckpoint, loadShardedSafetensors, parseSafetensorsIndex, expectedTensors, expectedTensorNames, expectedTensorCount, checkTensors,
   CONFIG_FILE, SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE,
   type Checkpoint, type LoadCheckpointOptions, type SafetensorsIndex,
 } from "./checkpoint.js";
@@ -31,3 +31,4 @@ export {
 } from "./presets.js";
 export { randomWeights, INIT_STD } from "./random-weights.js";
 export { makeModel, FolderNotEmptyError, type MakeModelOptions, type MadeModel } from "./make-model.js";
+export { MAX_JSON_DEPTH } from "./json-file.js";

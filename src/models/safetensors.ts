@@ -4,6 +4,7 @@ import { constants as bufferConstants } from "node:buffer";
 import { endianness } from "node:os";
 import { type DType, ITEM_SIZE, type Storage, Tensor } from "../tensor/index.js";
 import { ModelFormatError } from "../util/index.js";
+import { describe, parseJsonText } from "./json-file.js";
 
 /** The safetensors dtype names Kiln reads, and the Kiln dtype each becomes. */
 export const SAFETENSORS_DTYPES: Readonly<Record<string, DType>> = Object.freeze({
@@ -118,12 +119,7 @@ export function parseSafetensorsHeader(bytes: Uint8Array, path: string): Safeten
   } catch (e) {
     throw new ModelFormatError(path, "header is not valid UTF-8", undefined, { cause: e });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ModelFormatError(path, `header is not valid JSON: ${(e as Error).message}`, undefined, { cause: e });
-  }
+  const json = parseJsonText(text, path, "header");
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw new ModelFormatError(path, `header must be a JSON object, got ${describe(json)}`);
   }
@@ -276,10 +272,4 @@ function firstDuplicateKey(text: string): string | undefined {
     }
   }
   return undefined;
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return "nothing";
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }

@@ -1,11 +1,12 @@
 // The tokenizer of a Hugging Face model folder (tokenizer.json + tokenizer_config.json), run by
 // @huggingface/tokenizers (HF's own JS tokenizers, the ones transformers.js uses): encode, decode, stream, chat.
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { ModelFormatError } from "../util/index.js";
 import { type ChatMessage, type RenderChatOptions, renderChat } from "./chat-template.js";
 import { StreamDecoder } from "./stream-decoder.js";
+import { readJsonFile } from "./json-file.js";
 
 export const TOKENIZER_FILE = "tokenizer.json";
 export const TOKENIZER_CONFIG_FILE = "tokenizer_config.json";
@@ -102,13 +103,7 @@ export class Tokenizer {
 }
 
 function readJson(path: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    const why = e instanceof SyntaxError ? `is not valid JSON: ${e.message}` : `cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`;
-    throw new ModelFormatError(path, why, undefined, { cause: e });
-  }
+  const value = readJsonFile(path, basename(path));
   if (value === null || typeof value !== "object" || Array.isArray(value)) throw new ModelFormatError(path, "must hold a JSON object");
   return value as Record<string, unknown>;
 }

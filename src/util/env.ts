@@ -37,14 +37,17 @@ function choice<T extends string>(name: string, allowed: readonly T[], fallback:
   throw new ArgumentError("env", `${name}=${v} is not one of ${allowed.join(", ")}`);
 }
 
+/** The most threads native kernels run on (the runtime's pool size): KILN_NUM_THREADS and --threads are 1..MAX_THREADS. */
+export const MAX_THREADS = 256;
+
 /** Reads the variables now (not at import), so tests can change process.env between calls. */
 export function readEnv(): KilnEnv {
   const threads = process.env.KILN_NUM_THREADS;
   let numThreads: number | undefined;
   if (threads !== undefined && threads !== "") {
     numThreads = Number(threads);
-    if (!Number.isInteger(numThreads) || numThreads < 1) {
-      throw new ArgumentError("env", `KILN_NUM_THREADS=${threads} is not a positive integer`);
+    if (!Number.isInteger(numThreads) || numThreads < 1 || numThreads > MAX_THREADS) {
+      throw new ArgumentError("env", `KILN_NUM_THREADS=${threads} is not an integer from 1 to ${MAX_THREADS}`);
     }
   }
   return {

@@ -1,7 +1,7 @@
 // The LLM API on a tiny Qwen3 made by make-model (real tokenizer): streamed text adds up to the
 // generated text, stop strings cut both the same way, and batched prompts equal prompts alone.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -38,4 +38,24 @@ test("generate: a batch of text prompts equals each prompt alone", async () => {
   const prompts = ["Hello", "The capital of France is", prompt];
   const together = await llm.generate(prompts, { maxTokens: 8 });
   for (const [i, p] of prompts.entries()) assert.deepEqual(together[i]!.generatedIds, (await llm.generate([p], { maxTokens: 8 }))[0]!.generatedIds);
+});
+
+test("torch_dtype is a hint: weights load as stored (f32 under bfloat16 and the reverse); dtype converts", () => {
+  const relabel = (from: string, name: string, torchDtype: string): string => {
+    const to = join(dir, name);
+    cpSync(from, to, { recursive: true });
+    const configPath = join(to, "config.json");
+    writeFileSync(configPath, JSON.stringify({ ...JSON.parse(readFileSync(configPath, "utf8")), torch_dtype: torchDtype }));
+    return to;
+  };
+  const bf16 = join(dir, "model-bf16");
+  makeModel({ preset: "tiny", out: bf16, dtype: "bf16", seed: 1 });
+  const tokens = (model: string, dtype?: "f32" | "bf16") =>
+    new LLM({ model, backend: "js", ...(dtype ? { dtype } : {}) }).generateSync("Hello", { maxTokens: 8 }).generatedIds;
+  const f32Tokens = tokens(join(dir, "model"));
+  const bf16Tokens = tokens(bf16);
+  assert.deepEqual(tokens(relabel(join(dir, "model"), "f32-says-bf16", "bfloat16")), f32Tokens);
+  assert.deepEqual(tokens(relabel(bf16, "bf16-says-f32", "float32")), bf16Tokens);
+  // Converting f32 weights to bf16 rounds them as make-model's bf16 file did.
+  assert.deepEqual(tokens(join(dir, "model"), "bf16"), bf16Tokens);
 });

@@ -45,4 +45,7 @@ test("bad parameters are typed errors", () => {
   assert.throws(() => new Sampler({ temperature: -1 }), ArgumentError);
   assert.throws(() => new Sampler({ topP: 0 }), /topP/);
   assert.throws(() => new Sampler({ topK: 1.5 }), /topK/);
+  // Infinity would sample uniformly (temperature) or flatten every seen token (penalty): refused, not honoured.
+  assert.throws(() => new Sampler({ temperature: Infinity }), /temperature must be a finite number >= 0, got Infinity/);
+  assert.throws(() => new Sampler({ repetitionPenalty: Infinity }), /repetitionPenalty must be a finite number > 0/);
 });

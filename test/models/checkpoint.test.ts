@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import {
-  type ModelConfig, checkTensors, expectedTensorNames, expectedTensors, loadCheckpoint, parseHfConfig, readSafetensors,
+  type ModelConfig, checkTensors, expectedTensorCount, expectedTensorNames, expectedTensors, loadCheckpoint, parseHfConfig, readSafetensors,
   writeSafetensors, writeShardedSafetensors,
 } from "../../src/models/index.js";
 import { type DType, type Tensor, type TensorType } from "../../src/tensor/index.js";
@@ -215,6 +215,28 @@ test("checkTensors: lm_head is required when untied, tolerated when tied; rotary
   checkTensors(qwenConfig, types);
   types.set("lm_head.weight", { dtype: "f32", shape: [512, 32] });
   failsAbout(() => checkTensors(qwenConfig, types), "lm_head.weight", /unexpected tensor of shape \[512, 32\]/);
+});
+
+test("expectedTensorCount counts what expectedTensors names, for every combination of ties, biases and q/k norms", () => {
+  for (const arch of ["LlamaForCausalLM", "Qwen3ForCausalLM"]) {
+    for (const [tie, attentionBias, mlpBias] of [[false, false, false], [true, true, false], [false, true, true], [true, false, true]]) {
+      const config = parseHfConfig({
+        ...qwenConfig.raw, architectures: [arch], model_type: undefined, tie_word_embeddings: tie, attention_bias: attentionBias, mlp_bias: mlpBias, num_hidden_layers: 3,
+      });
+      assert.equal(expectedTensorCount(config).total, expectedTensors(config).size, `${arch} ${tie} ${attentionBias} ${mlpBias}`);
+    }
+  }
+});
+
+test("a config that claims more layers than the weights hold fails on the count, before naming every tensor", () => {
+  const types = new Map<string, TensorType>([...fixtureTensors].map(([n, t]) => [n, { dtype: t.dtype, shape: t.shape }]));
+  const many = parseHfConfig({ ...qwenConfig.raw, num_hidden_layers: 4096 });
+  failsAbout(() => checkTensors(many, types, "/m"), undefined, /config\.json implies 45058 tensors \(num_hidden_layers 4096 × 11, and 2 more\); the weights hold 24/);
+  // Through the loader: a folder whose config says 10 million layers fails on the config field, at once.
+  const dir = mkdtempSync(join(tmp, "layers-"));
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ ...qwenConfig.raw, num_hidden_layers: 10_000_000 }));
+  copyFileSync(join(fixture, "model.safetensors"), join(dir, "model.safetensors"));
+  failsAbout(() => loadCheckpoint(dir), undefined, /config field num_hidden_layers: 10000000 is over the limit of 4096/);
 });
 
 test("loadCheckpoint checks tensors against the config (and check: false skips it)", () => {

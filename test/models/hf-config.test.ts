@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { ConfigFieldError, parseHfConfig, readHfConfig } from "../../src/models/index.js";
+import { ConfigFieldError, MAX_JSON_DEPTH, parseHfConfig, readHfConfig } from "../../src/models/index.js";
 import { ModelFormatError, canonicalJson } from "../../src/util/index.js";
 import { projectRoot } from "../helpers/root.js";
 
@@ -201,6 +201,42 @@ test("missing or wrongly typed fields are named", () => {
   failsOn({ ...TINY_LLAMA, max_position_embeddings: 0 }, "max_position_embeddings", /positive integer/);
 });
 
+test("sizes past Kiln's limits, zero heads and negative sizes are named before anything is sized from them", () => {
+  failsOn({ ...TINY_LLAMA, num_hidden_layers: 10_000_000 }, "num_hidden_layers", /10000000 is over the limit of 4096/);
+  failsOn({ ...TINY_LLAMA, num_attention_heads: 8192, hidden_size: 8192 }, "num_attention_heads", /over the limit of 4096/);
+  failsOn({ ...TINY_LLAMA, num_key_value_heads: 5000 }, "num_key_value_heads", /over the limit of 4096/);
+  failsOn({ ...TINY_LLAMA, hidden_size: 2 ** 21 }, "hidden_size", /over the limit of 1048576/);
+  failsOn({ ...TINY_LLAMA, intermediate_size: 2 ** 23 }, "intermediate_size", /over the limit/);
+  failsOn({ ...TINY_LLAMA, head_dim: 8192 }, "head_dim", /over the limit of 4096/);
+  // A head_dim derived from hidden_size / heads is bounded too.
+  failsOn({ ...TINY_LLAMA, hidden_size: 2 ** 20, num_attention_heads: 1 }, "head_dim", /1048576 is over the limit of 4096/);
+  failsOn({ ...TINY_LLAMA, vocab_size: 2 ** 31 }, "vocab_size", /over the limit of 2147483647 \(token ids are i32\)/);
+  failsOn({ ...TINY_LLAMA, max_position_embeddings: 2 ** 40 }, "max_position_embeddings", /\(positions are i32\)/);
+  failsOn({ ...TINY_LLAMA, num_attention_heads: 0 }, "num_attention_heads", /positive integer, got 0/);
+  failsOn({ ...TINY_LLAMA, num_key_value_heads: 0 }, "num_key_value_heads", /positive integer, got 0/);
+  failsOn({ ...TINY_LLAMA, num_hidden_layers: -1 }, "num_hidden_layers", /positive integer, got -1/);
+  failsOn({ ...TINY_LLAMA, vocab_size: -256 }, "vocab_size", /positive integer, got -256/);
+  failsOn({ ...TINY_LLAMA, head_dim: -16 }, "head_dim", /positive integer, got -16/);
+  // The limits themselves are accepted.
+  const at = parseHfConfig({ ...TINY_LLAMA, num_hidden_layers: 4096, vocab_size: 2 ** 31 - 1, max_position_embeddings: 2 ** 31 - 1 });
+  assert.deepEqual([at.numHiddenLayers, at.vocabSize], [4096, 2 ** 31 - 1]);
+});
+
+test("deeply nested config.json: a ModelFormatError naming the file, never a stack overflow", () => {
+  const deep = (n: number): unknown => {
+    let v: unknown = [];
+    for (let i = 0; i < n; i++) v = [v];
+    return v;
+  };
+  const file = join(tmp, "deep.json");
+  writeFileSync(file, JSON.stringify({ ...TINY_LLAMA, quantization_config: "X" }).replace('"X"', `${"[".repeat(100_000)}${"]".repeat(100_000)}`));
+  for (const load of [() => readHfConfig(file), () => parseHfConfig({ ...TINY_LLAMA, extra: deep(100_000) }, file)]) {
+    assert.throws(load, (e: unknown) => e instanceof ModelFormatError && e.path === file && /nests deeper than 64 levels/.test(e.message));
+  }
+  // Nesting up to the limit is fine.
+  assert.equal(parseHfConfig({ ...TINY_LLAMA, extra: deep(MAX_JSON_DEPTH - 2) }).numHiddenLayers, 2);
+});
+
 test("architecture problems are named", () => {
   failsOn({ ...TINY_LLAMA, architectures: ["MistralForCausalLM"] }, "architectures", /no supported architecture/);
   failsOn({ ...TINY_LLAMA, architectures: "LlamaForCausalLM" }, "architectures", /expected a list/);
@@ -234,8 +270,9 @@ test("RoPE scaling problems are named", () => {
 
 test("files that are not JSON objects, or missing", () => {
   const bad = join(tmp, "bad.json");
-  writeFileSync(bad, "{ not json");
-  assert.throws(() => readHfConfig(bad), (e: unknown) => e instanceof ModelFormatError && e.path === bad && /not valid JSON/.test(e.message));
+  writeFileSync(bad, "{ not json\n\n}");
+  // One line, whatever the text around the error.
+  assert.throws(() => readHfConfig(bad), (e: unknown) => e instanceof ModelFormatError && e.path === bad && /not valid JSON/.test(e.message) && !e.message.includes("\n"));
   assert.throws(() => parseHfConfig([1, 2], "c.json"), (e: unknown) => e instanceof ModelFormatError && /must be a JSON object/.test(e.message));
   const missing = join(tmp, "missing.json");
   assert.throws(() => readHfConfig(missing), (e: unknown) => e instanceof ModelFormatError && e.path === missing && /ENOENT/.test(e.message));

@@ -161,6 +161,8 @@ test("bad header JSON and non-object headers", () => {
   rejects(file('"x"'), /must be a JSON object/);
   rejects(file(Uint8Array.of(0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d)), /not valid UTF-8/);
   rejects(file(`{"a":${entry("F32", [1], [0, 4])}}\0\0\0`, new Uint8Array(4)), /not valid JSON/);
+  // Deep nesting is refused before any recursive code (describing the entry) sees it.
+  rejects(file(`{"a":{"dtype":${"[".repeat(100_000)}${"]".repeat(100_000)}}}`), /nests deeper than 64 levels/);
 });
 
 test("entries: wrong types, unknown and unsupported dtypes", () => {

@@ -125,6 +125,9 @@ test("loadTokenizer: undefined without tokenizer.json; generation_config eos ids
 test("malformed tokenizer files are ModelFormatErrors naming the file", () => {
   const cases: [string, string, string][] = [
     ["tokenizer.json", "{ not json", "tokenizer.json"],
+    ["tokenizer.json", "not json {\n\n", "tokenizer.json"],
+    ["tokenizer.json", "", "tokenizer.json"],
+    ["tokenizer.json", `{"normalizer": ${"[".repeat(100_000)}${"]".repeat(100_000)}}`, "tokenizer.json"],
     ["tokenizer.json", "[1, 2]", "tokenizer.json"],
     ["tokenizer.json", JSON.stringify({ model: { type: "NoSuchModel" } }), "tokenizer.json"],
     ["tokenizer_config.json", "{", "tokenizer_config.json"],
@@ -139,6 +142,7 @@ test("malformed tokenizer files are ModelFormatErrors naming the file", () => {
     const dir = join(tmp, `bad${i}`);
     writeSmall(dir);
     writeFileSync(join(dir, file), text);
-    assert.throws(() => loadTokenizer(dir), (e: unknown) => e instanceof ModelFormatError && e.path === join(dir, named), `${file}: ${text}`);
+    // One line: the message never carries the file's own newlines.
+    assert.throws(() => loadTokenizer(dir), (e: unknown) => e instanceof ModelFormatError && e.path === join(dir, named) && !e.message.includes("\n"), `${file}: ${text.slice(0, 40)}`);
   });
 });
