@@ -8,7 +8,9 @@ import { runCompile, runGenerate } from "./generate-command.js";
 import { presetHelp, runMakeModel } from "./make-model-command.js";
 import { cacheClear, cacheInfo, cacheLs, cachePrune, cacheVerify, parseSize } from "./cache-command.js";
 
-const program = new Command("kiln").description("Kiln: an ahead-of-time ML compiler for TypeScript").version("0.1.0");
+// Exit codes: 1 for a failure Kiln names (a KilnError: bad input, a refused cache, …), 2 for a usage error
+// (commander's own), 70 (EX_SOFTWARE) for anything else — a Kiln bug: one line, the stack only with KILN_LOG=debug.
+const program = new Command("kiln").description("Kiln: an ahead-of-time ML compiler for TypeScript").version("0.1.0").exitOverride();
 
 program
   .command("demo")
@@ -79,5 +81,12 @@ try {
     console.error(`kiln: ${e.code}: ${e.message}`);
     process.exit(1);
   }
-  throw e;
+  const commander = e as { code?: string; exitCode?: number };
+  if (typeof commander.code === "string" && commander.code.startsWith("commander.")) {
+    process.exit(commander.exitCode === 0 ? 0 : 2); // commander has printed the message (or the help)
+  }
+  const debug = /(^|,)debug(,|$)/.test(process.env.KILN_LOG ?? "");
+  console.error(`kiln: E_INTERNAL: ${(e as Error)?.message ?? String(e)} (a Kiln bug; please report it${debug ? "" : ", with KILN_LOG=debug for the stack"})`);
+  if (debug) console.error((e as Error)?.stack);
+  process.exit(70);
 }

@@ -3,7 +3,7 @@
 // ArrayBuffer, so a warm start pays for no 1 GB copy — pages come in as the first forward
 // touches them. Without a compiler or a cache folder, files are read as before.
 import { NativeBuilder, ObjectStore, type VerifiedObject, hasToolchain, loadAddon } from "../backend/index.js";
-import { KilnError, logLine, readEnv, resolveCacheRoot, sha256Hex } from "../util/index.js";
+import { type KilnEnv, KilnError, logLine, readEnv, resolveCacheRoot, sha256Hex } from "../util/index.js";
 import { type ByteSource, readFileBytes } from "./safetensors.js";
 
 const MAPPER_C = String.raw`
@@ -59,8 +59,7 @@ const MAPPER_KEY = `file-map-${sha256Hex(`${MAPPER_C}|${process.platform}|${proc
  * The mapper's verified bytes from the cache's objects store, built there when absent (never under
  * KILN_FORCE_AOT_LOAD, which forbids compiling). Undefined when the JS backend or a disable switch is set.
  */
-function mapperObject(): VerifiedObject | undefined {
-  const env = readEnv();
+function mapperObject(env: KilnEnv): VerifiedObject | undefined {
   if (env.backend === "js" || env.disableCompileCache || !env.useAotCompile) return undefined;
   const root = resolveCacheRoot();
   if (!root) return undefined;
@@ -74,9 +73,10 @@ function mapperObject(): VerifiedObject | undefined {
 
 function loadMapper(): ((path: string) => ArrayBuffer | undefined) | null {
   if (mapper !== undefined) return mapper;
+  const env = readEnv(); // a bad variable is the user's error to see, not a reason to read instead of map
   mapper = null;
   try {
-    const object = mapperObject();
+    const object = mapperObject(env);
     if (object) mapper = loadAddon<{ mapFile?: (path: string) => ArrayBuffer | undefined }>(object).mapFile ?? null;
   } catch (e) {
     // Reading works everywhere; mapping is only faster. Say why it is off, once.
