@@ -1,7 +1,7 @@
 // Where things live in the cache folder, and whether that folder can be trusted.
-import { mkdirSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { KilnError, readEnv } from "../util/index.js";
 
 /** The cache folder is writable by other users (or owned by someone else), so its code cannot be trusted. */
@@ -66,7 +66,14 @@ export function checkFolderTrust(path: string): void {
   if (st.mode & 0o020) throw new UntrustedCacheError(path, "writable by its group");
 }
 
-/** Creates a folder only its owner can write. */
+/** Creates a folder (and any missing parents) that only its owner can enter; folders already there are left as they are. */
 export function ensurePrivateDir(path: string): void {
-  mkdirSync(path, { recursive: true, mode: 0o755 });
+  const first = mkdirSync(path, { recursive: true, mode: 0o700 });
+  if (first === undefined) return;
+  // mkdir's mode passes through the umask: set it exactly on each folder this call created.
+  const top = resolve(first);
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    chmodSync(dir, 0o700);
+    if (dir === top || dir === dirname(dir)) break;
+  }
 }
