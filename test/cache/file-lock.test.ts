@@ -14,6 +14,8 @@ const dir = mkdtempSync(join(tmpdir(), "kiln-lock-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 const STALE_MS = 300;
+/** Children and threads that hang fail the test instead of the suite (a bound, not a timing assertion). */
+const HANG = { timeout: 60_000 };
 let cases = 0;
 
 /** A fresh lock path and order file; children append what they did, in order, to the order file. */
@@ -55,7 +57,7 @@ test("a held lock blocks a second holder until released, and its folders are pri
   assert.deepEqual(readdirSync(join(path, "..")), [], "no staging folder left behind");
 });
 
-test("a holder blocked synchronously for many times staleMs keeps its lock: the waiter gets it only after the release", async () => {
+test("a holder blocked synchronously for many times staleMs keeps its lock: the waiter gets it only after the release", HANG, async () => {
   const s = scene();
   // The holder blocks (Atomics.wait, like a spawnSync of cc) until the waiter waits, then 4 × staleMs more.
   const holder = child(s, "h", "acquire", "say:locked", "until:w-waits", `block:${4 * STALE_MS}`, "log:h-releases", "release");
@@ -65,7 +67,7 @@ test("a holder blocked synchronously for many times staleMs keeps its lock: the 
   assert.deepEqual(orderOf(s), ["w-waits", "h-releases", "w-acquires"]);
 });
 
-test("a process never removes a lock it no longer owns: A's lock is broken and taken by B, A's release leaves B's", async () => {
+test("a process never removes a lock it no longer owns: A's lock is broken and taken by B, A's release leaves B's", HANG, async () => {
   const s = scene();
   const a = child(s, "a", "acquire", "say:locked", "until:b-acquires", "release", "log:a-released");
   await said(a, "locked");
@@ -91,7 +93,7 @@ async function deadLock(s: ReturnType<typeof scene>): Promise<void> {
   cpSync(deadTemplate, s.path, { recursive: true });
 }
 
-test("a breaker that judged a lock gone never removes the lock a rival took in the meantime", async () => {
+test("a breaker that judged a lock gone never removes the lock a rival took in the meantime", HANG, async () => {
   for (const rivalReleases of [false, true]) {
     const s = scene();
     await deadLock(s);
@@ -116,7 +118,7 @@ test("a breaker that judged a lock gone never removes the lock a rival took in t
   }
 });
 
-test("of two threads breaking one dead holder's lock at the same moment, exactly one wins, every time", async () => {
+test("of two threads breaking one dead holder's lock at the same moment, exactly one wins, every time", HANG, async () => {
   const s = scene();
   const rounds = 40;
   const racers = 2;

@@ -13,8 +13,11 @@ export interface RacerData {
   readonly ctl: SharedArrayBuffer;
 }
 
+/** Blocks until `ctl[slot] >= atLeast`; throws when nothing moves for 30 s (a racer died), rather than hang. */
 export function waitFor(ctl: Int32Array, slot: Slot, atLeast: number): void {
-  for (let v = Atomics.load(ctl, slot); v < atLeast; v = Atomics.load(ctl, slot)) Atomics.wait(ctl, slot, v);
+  for (let v = Atomics.load(ctl, slot); v < atLeast; v = Atomics.load(ctl, slot)) {
+    if (Atomics.wait(ctl, slot, v, 30_000) === "timed-out") throw new Error(`lock race stuck at slot ${slot}: ${v} < ${atLeast}`);
+  }
 }
 
 if (!isMainThread) {
