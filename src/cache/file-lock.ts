@@ -1,10 +1,15 @@
-// A cross-process lock on a file: created with O_EXCL, holding the owner's pid and a heartbeat.
-// A lock whose owner is dead (same host) or whose heartbeat is older than `staleMs` is broken,
-// so a process killed mid-compile never blocks the next one for longer than that.
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from "node:fs";
-import { hostname } from "node:os";
-import { dirname } from "node:path";
+// A cross-process lock: a folder at the lock path holding one file, named by its holder's random
+// token. Taking it renames a prepared folder onto the path, which the kernel refuses while a token
+// file is inside. Releasing or breaking it unlinks one token's file by name: a compare-and-delete
+// in one call, so a lock that changed hands (another token) is never removed, and of two breakers
+// of one stale lock only one unlink succeeds, and of the renames that follow only one.
+import { randomBytes } from "node:crypto";
+import { closeSync, openSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { KilnError } from "../util/index.js";
+import { ensurePrivateDir } from "../util/index.js";
+import { startHeartbeat } from "./lock-heartbeat.js";
+import { isOwnerGone, ownerRecord, parseOwner } from "./lock-owner.js";
 
 export class LockTimeoutError extends KilnError {
   readonly code = "E_LOCK_TIMEOUT";
@@ -17,7 +22,7 @@ export class LockTimeoutError extends KilnError {
 }
 
 export interface LockOptions {
-  /** A lock not refreshed for this long is considered abandoned. */
+  /** A lock whose heartbeat is older than this is abandoned (a dead holder on this host is at once). */
   readonly staleMs?: number;
   /** Give up waiting after this long. */
   readonly timeoutMs?: number;
@@ -25,76 +30,30 @@ export interface LockOptions {
   readonly pollMs?: number;
 }
 
-interface LockOwner {
-  pid: number;
-  host: string;
-}
+const DEFAULTS = { staleMs: 30_000, timeoutMs: 10 * 60_000, pollMs: 50 };
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function tryCreate(path: string): boolean {
-  try {
-    const fd = openSync(path, "wx", 0o644);
-    writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname() } satisfies LockOwner));
-    closeSync(fd);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw e;
-  }
-}
-
-/** Whether an existing lock file is abandoned: a dead owner on this host, or an old heartbeat. */
-function isStale(path: string, staleMs: number): boolean {
-  try {
-    const age = Date.now() - statSync(path).mtimeMs;
-    if (age > staleMs) return true;
-    const owner = JSON.parse(readFileSync(path, "utf8")) as LockOwner;
-    return owner.host === hostname() && !pidAlive(owner.pid);
-  } catch {
-    // Unreadable or half-written: judge by age only, with a grace period for the writer.
-    try {
-      return Date.now() - statSync(path).mtimeMs > Math.min(staleMs, 2000);
-    } catch {
-      return false; // vanished: the next attempt will create it
-    }
-  }
-}
+/** Tests only: `beforeBreak` runs between judging a holder gone and removing its file, so a test can play a rival there. */
+export const lockTestHooks: { beforeBreak?: () => void } = {};
 
 export class FileLock implements Disposable {
-  #heartbeat: NodeJS.Timeout | undefined;
+  readonly #stopHeartbeat: () => void;
   #released = false;
-  private constructor(readonly path: string, staleMs: number) {
-    // Refresh the mtime so waiters can tell a slow owner from a dead one.
-    this.#heartbeat = setInterval(() => {
-      try {
-        const now = new Date();
-        utimesSync(path, now, now);
-      } catch {
-        // lock file gone: release() will be a no-op
-      }
-    }, Math.max(50, staleMs / 4));
-    this.#heartbeat.unref();
+
+  private constructor(
+    readonly path: string,
+    readonly token: string,
+    staleMs: number,
+  ) {
+    this.#stopHeartbeat = startHeartbeat(join(path, token), Math.max(10, staleMs / 4));
   }
 
-  /** Waits until the lock is held; breaks stale locks; throws LockTimeoutError past `timeoutMs`. */
+  /** Waits until the lock is held; breaks a gone holder's lock; throws LockTimeoutError past `timeoutMs`. */
   static async acquire(path: string, options: LockOptions = {}): Promise<FileLock> {
-    const { staleMs = 30_000, timeoutMs = 10 * 60_000, pollMs = 50 } = options;
-    mkdirSync(dirname(path), { recursive: true });
+    const { staleMs, timeoutMs, pollMs } = { ...DEFAULTS, ...options };
     const start = Date.now();
     for (;;) {
-      if (tryCreate(path)) return new FileLock(path, staleMs);
-      if (isStale(path, staleMs)) {
-        rmSync(path, { force: true });
-        continue;
-      }
+      const lock = FileLock.tryAcquire(path, { staleMs });
+      if (lock) return lock;
       const waited = Date.now() - start;
       if (waited > timeoutMs) throw new LockTimeoutError(path, waited);
       await new Promise((r) => setTimeout(r, pollMs));
@@ -103,7 +62,7 @@ export class FileLock implements Disposable {
 
   /** Blocking, for synchronous callers: sleeps between polls without spinning the CPU. */
   static acquireSync(path: string, options: LockOptions = {}): FileLock {
-    const { staleMs = 30_000, timeoutMs = 10 * 60_000, pollMs = 50 } = options;
+    const { staleMs, timeoutMs, pollMs } = { ...DEFAULTS, ...options };
     const start = Date.now();
     const sleeper = new Int32Array(new SharedArrayBuffer(4));
     for (;;) {
@@ -115,26 +74,108 @@ export class FileLock implements Disposable {
     }
   }
 
-  /** Non-blocking: the lock, or undefined when another live process holds it. */
+  /** Non-blocking: the lock, or undefined when a holder that is not gone has it. */
   static tryAcquire(path: string, options: LockOptions = {}): FileLock | undefined {
-    const { staleMs = 30_000 } = options;
-    mkdirSync(dirname(path), { recursive: true });
-    if (tryCreate(path)) return new FileLock(path, staleMs);
-    if (isStale(path, staleMs)) {
-      rmSync(path, { force: true });
-      if (tryCreate(path)) return new FileLock(path, staleMs);
+    const { staleMs } = { ...DEFAULTS, ...options };
+    ensurePrivateDir(dirname(path));
+    const token = randomBytes(16).toString("hex");
+    const staged = stage(path, token);
+    try {
+      // Once, and once more when every holder found was gone and has been broken.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        if (publish(staged, path)) return new FileLock(path, token, staleMs);
+        if (!breakGoneHolders(path, staleMs)) return undefined;
+      }
+      return undefined;
+    } finally {
+      rmSync(staged, { recursive: true, force: true }); // already gone when it became the lock
     }
-    return undefined;
   }
 
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    clearInterval(this.#heartbeat);
-    rmSync(this.path, { force: true });
+    this.#stopHeartbeat();
+    try {
+      unlinkSync(join(this.path, this.token));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // broken while we held it: whatever is there now is not ours
+      throw e;
+    }
+    try {
+      rmdirSync(this.path);
+    } catch {
+      // not empty: the next holder has already moved in; an empty folder left behind is harmless either way
+    }
   }
 
   [Symbol.dispose](): void {
     this.release();
+  }
+}
+
+/** Prepares the folder that becomes the lock: beside it (same filesystem, so rename is atomic), holding our token file. */
+function stage(path: string, token: string): string {
+  const staged = join(dirname(path), `.${basename(path)}.${token}.tmp`);
+  ensurePrivateDir(staged);
+  try {
+    const fd = openSync(join(staged, token), "wx", 0o600);
+    try {
+      writeSync(fd, JSON.stringify(ownerRecord(token)));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    rmSync(staged, { recursive: true, force: true });
+    throw e;
+  }
+  return staged;
+}
+
+/** Renames the staged folder onto the lock path; false while someone holds it. An empty folder there is replaced. */
+function publish(staged: string, path: string): boolean {
+  try {
+    renameSync(staged, path);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") return false; // ENOTDIR: an older Kiln's lock file
+    throw e;
+  }
+}
+
+/** Removes the token files of gone holders; true when no live holder is left. */
+function breakGoneHolders(path: string, staleMs: number): boolean {
+  let tokens: string[];
+  try {
+    tokens = readdirSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return true;
+    if (code === "ENOTDIR") return breakOldLockFile(path, staleMs);
+    throw e;
+  }
+  for (const token of tokens) {
+    const file = join(path, token);
+    try {
+      const heartbeat = statSync(file).mtimeMs;
+      if (!isOwnerGone(parseOwner(readFileSync(file, "utf8")), heartbeat, staleMs)) return false;
+      lockTestHooks.beforeBreak?.();
+      unlinkSync(file); // by name: if the holder released, or another breaker won, this fails and nothing else is touched
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
+  return true;
+}
+
+/** A plain file at the lock path is an older Kiln's lock: judged by its age alone. */
+function breakOldLockFile(path: string, staleMs: number): boolean {
+  try {
+    if (!isOwnerGone(undefined, statSync(path).mtimeMs, staleMs)) return false;
+    unlinkSync(path); // cannot remove a folder, so never a lock taken meanwhile
+    return true;
+  } catch {
+    return false; // gone or replaced meanwhile: the next poll looks again
   }
 }

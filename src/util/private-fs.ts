@@ -1,7 +1,7 @@
 // Folders and files on the way to code Kiln loads: created private (0700, whatever the umask), checked with
 // lstat (owned by this user or root, writable by no one else, not a symlink), and fresh files created with
 // O_EXCL so nothing already there — planted or half-written — is ever reused or written through.
-import { type Stats, chmodSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, realpathSync, writeSync } from "node:fs";
+import { type Stats, chmodSync, closeSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, realpathSync, writeSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, sep } from "node:path";
 import { readEnv } from "./env.js";
 import { UntrustedCacheError, CacheIoError } from "./errors.js";
@@ -72,20 +72,25 @@ export function checkTrustedFolders(root: string, dir: string = root): boolean {
  * from `root` down. Folders above `root` are created 0700 when missing but not checked (they are the user's).
  */
 export function ensurePrivateDir(root: string, dir: string = root): string {
-  if (!trustedStat(realRoot(root), "folder")) mkdirPrivate(root, true);
-  for (const d of chain(root, dir)) if (!trustedStat(d, "folder")) mkdirPrivate(d, false);
+  if (!trustedStat(realRoot(root), "folder")) {
+    const missing: string[] = [];
+    for (let d = dirname(root); d !== dirname(d) && !existsSync(d); d = dirname(d)) missing.unshift(d);
+    for (const d of missing) mkdirPrivate(d, false);
+    mkdirPrivate(root);
+  }
+  for (const d of chain(root, dir)) if (!trustedStat(d, "folder")) mkdirPrivate(d);
   return dir;
 }
 
-function mkdirPrivate(dir: string, parents: boolean): void {
+/** mkdir, then chmod 0700 (the umask filters mkdir's mode, and may strip even the owner's bits); checked after. */
+function mkdirPrivate(dir: string, check = true): void {
   try {
-    if (parents) mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
     mkdirSync(dir, { mode: 0o700 });
-    chmodSync(dir, 0o700); // a umask may only remove bits; an ACL default or odd mount may add some
+    chmodSync(dir, 0o700);
   } catch (e) {
     if (fsCode(e) !== "EEXIST") throw new CacheIoError(dir, "create folder", e);
   }
-  trustedStat(dir, "folder"); // whoever created it, it must be ours now
+  if (check) trustedStat(dir, "folder"); // whoever created it, it must be ours now
 }
 
 /** A fresh folder only this user can use (mkdtemp: random name, 0700), checked after creation. */

@@ -26,9 +26,8 @@ test("a SIGKILLed lock holder does not block the next process", async () => {
     child.kill("SIGKILL");
     await new Promise((r) => child.on("exit", r));
     assert.ok(existsSync(lock), "the dead process left its lock behind");
-    const t0 = Date.now();
-    const next = FileLock.acquireSync(lock, { staleMs: 30_000 });
-    assert.ok(Date.now() - t0 < 5000, "a dead owner's lock is broken at once, not after the stale timeout");
+    // A dead holder's lock is broken at once: long before its heartbeat could look stale.
+    const next = FileLock.acquireSync(lock, { staleMs: 600_000, timeoutMs: 20_000 });
     next.release();
     // The entry is absent or whole; no temp file is visible as the entry.
     const leftovers = existsSync(join(dir, "entry")) ? readdirSync(join(dir, "entry")) : [];
