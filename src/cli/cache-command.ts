@@ -106,15 +106,60 @@ export function cacheClear(print: (l: string) => void): void {
   print(`cleared ${r}`);
 }
 
-/** Removes least recently used bundles until the total is at most `maxBytes`. */
+/** A compiled object in the store: its record and the bytes it names (the compile-time cache under the bundles). */
+function storeEntries(r: string): { paths: string[]; size: number; lastUsed: Date; label: string }[] {
+  const dir = join(r, "objects");
+  if (!existsSync(dir)) return [];
+  const stat = (p: string) => {
+    try {
+      return lstatSync(p);
+    } catch {
+      return undefined;
+    }
+  };
+  const referenced = new Set<string>();
+  const out = readdirSync(dir)
+    .filter((f) => f.endsWith(".ref"))
+    .flatMap((f) => {
+      const ref = join(dir, f);
+      let sha = "";
+      try {
+        sha = String((JSON.parse(readFileSync(ref, "utf8")) as { sha256?: unknown }).sha256 ?? "");
+      } catch {
+        // a damaged record goes with its object
+      }
+      const object = join(dir, `${sha}.so`);
+      const st = stat(ref);
+      if (!st) return [];
+      referenced.add(`${sha}.so`);
+      const objectSize = (sha && stat(object)?.size) || 0;
+      return [{ paths: sha ? [ref, object] : [ref], size: st.size + objectSize, lastUsed: st.mtime, label: `objects/${f}` }];
+    });
+  // Leftovers: objects no record names, temp files and build folders of processes that were killed.
+  const hourAgo = Date.now() - 3600_000;
+  for (const f of readdirSync(dir)) {
+    const p = join(dir, f);
+    const st = stat(p);
+    const orphan = f.endsWith(".so") && !referenced.has(f);
+    const stale = (f.endsWith(".tmp") || f.startsWith(".build-")) && !!st && st.mtimeMs < hourAgo;
+    if (st && (orphan || stale)) out.push({ paths: [p], size: st.isFile() ? st.size : 0, lastUsed: new Date(0), label: `objects/${f}` });
+  }
+  return out;
+}
+
+/** Removes leftovers, then least recently used bundles and stored objects, until the total is at most `maxBytes`. */
 export function cachePrune(maxBytes: number, print: (l: string) => void): void {
-  const entries = listEntries().sort((a, b) => a.lastUsed.getTime() - b.lastUsed.getTime());
+  const r = root();
+  const entries = [
+    ...listEntries().map((e) => ({ paths: [e.path], size: e.size, lastUsed: e.lastUsed, label: relative(r, e.path) })),
+    ...storeEntries(r),
+  ].sort((a, b) => a.lastUsed.getTime() - b.lastUsed.getTime());
   let total = entries.reduce((n, e) => n + e.size, 0);
   for (const e of entries) {
-    if (total <= maxBytes) break;
-    rmSync(e.path, { force: true });
+    if (total <= maxBytes && e.lastUsed.getTime() > 0) break;
+    for (const p of e.paths) rmSync(p, { recursive: true, force: true });
     total -= e.size;
-    print(`removed ${relative(root(), e.path)} (${kib(e.size)})`);
+    print(`removed ${e.label} (${kib(e.size)})`);
   }
   print(`cache size ${kib(total)} (limit ${kib(maxBytes)})`);
 }

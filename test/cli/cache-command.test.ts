@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, truncateSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { type Tensor, add, loadOrCompile, mul, randn, setLogSink } from "../../src/index.js";
+import { hasToolchain } from "../../src/backend/index.js";
+import { decodeBundle, encodeBundle } from "../../src/cache/index.js";
+import { KILN_VERSION } from "../../src/compile/index.js";
 import { cacheClear, cacheInfo, cacheLs, cachePrune, cacheVerify, listEntries, parseSize } from "../../src/cli/cache-command.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kiln-cli-cache-"));
@@ -45,4 +48,27 @@ test("verify reports and removes a truncated bundle; prune and clear shrink the 
   cacheClear(() => {});
   assert.equal(parseSize("2G"), 2 * 1024 ** 3);
   assert.throws(() => parseSize("lots"), /not a size/);
+});
+
+test("native cache: verify checks bundles and stored objects without loading them, removes the damaged; prune removes objects too", { skip: hasToolchain() ? false : "no C compiler" }, () => {
+  const fn = (x: Tensor) => add(mul(x, 3), 1);
+  loadOrCompile(fn, [randn([4])], { backend: "native", prefix: "n" });
+  const objects = join(dir, "objects");
+  const so = readdirSync(objects).filter((f) => f.endsWith(".so"));
+  assert.ok(so.length >= 1);
+  const lines: string[] = [];
+  assert.equal(cacheVerify(false, (l) => lines.push(l)), 0, lines.join("\n"));
+  // A bundle whose object is not ELF (checksums recomputed, as a planted bundle would be) and a damaged store object.
+  const [entry] = listEntries().filter((e) => e.prefix === "n");
+  const { sections } = decodeBundle(readFileSync(entry!.path), { kilnVersion: KILN_VERSION });
+  writeFileSync(entry!.path, encodeBundle(new Map([...sections, ["object", new Uint8Array(4096).fill(0xcc)]]), { kilnVersion: KILN_VERSION }));
+  writeFileSync(join(objects, so[0]!), "garbage");
+  const bad: string[] = [];
+  assert.equal(cacheVerify(true, (l) => bad.push(l)), 2, bad.join("\n"));
+  assert.ok(bad.some((l) => /not an ELF file \(removed\)/.test(l)), bad.join("\n"));
+  assert.ok(bad.some((l) => /objects\/.*do not match.*\(removed\)|objects\/.*bytes.*\(removed\)/.test(l)), bad.join("\n"));
+  assert.equal(cacheVerify(false, () => {}), 0, "what remains verifies");
+  loadOrCompile(fn, [randn([4])], { backend: "native", prefix: "n" });
+  cachePrune(0, () => {});
+  assert.deepEqual(readdirSync(objects).filter((f) => f.endsWith(".so") || f.endsWith(".ref")), []);
 });
