@@ -152,3 +152,24 @@ function openFolders(dir: string): string[] {
     .map((name) => join(dir, String(name)))
     .filter((p) => lstatSync(p).isDirectory() && (lstatSync(p).mode & 0o022) !== 0);
 }
+
+test("KILN_BACKEND=js, KILN_DISABLE_COMPILE_CACHE=1 and KILN_USE_AOT_COMPILE=0 keep compiled objects (and the mapper) out of the cache", { skip }, () => {
+  const { dir, home } = userFolder("switches");
+  try {
+    const cases: [Record<string, string>, string[]][] = [
+      [{ KILN_BACKEND: "js" }, ["generate", "--model", model, "--prompt-ids", "1,2", "--max-tokens", "2", "--json"]],
+      [{ KILN_DISABLE_COMPILE_CACHE: "1" }, GENERATE],
+      [{ KILN_USE_AOT_COMPILE: "0" }, GENERATE],
+    ];
+    cases.forEach(([switches, args], i) => {
+      const cache = join(dir, `cache${i}`);
+      const run = runKiln(args, { env: { HOME: home, KILN_CACHE_DIR: cache, ...switches } });
+      assert.equal(run.status, 0, run.stderr);
+      const objects = join(cache, "objects");
+      const stored = existsSync(objects) ? readdirSync(objects).filter((f) => /\.(so|ref|node)$/.test(f)) : [];
+      assert.deepEqual(stored, [], `${JSON.stringify(switches)}: nothing compiled was stored`);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
