@@ -1,6 +1,6 @@
-// The native backend: assembles a Program's C with the runtime (thread pool, arena) and the GEMM/GEMV
-// templates, builds it content-addressed (under KILN_CACHE_DIR/objects when set), loads it with
-// process.dlopen, and runs a whole forward in one native call.
+// The native backend: builds a Program's C content-addressed (under KILN_CACHE_DIR/objects when set), linked with
+// the native runtime's objects (thread pool, GEMM/GEMV and attention templates, N-API glue; compiled once per
+// target), loads it with process.dlopen, and runs a whole forward in one native call.
 import { join } from "node:path";
 import type { Program } from "../codegen/index.js";
 import { InternalError, bump, readEnv } from "../util/index.js";
@@ -9,6 +9,7 @@ import { detectCpuFeatures, setCpuFeaturesOverride } from "./native/cpu-features
 import { NativeBuilder } from "./native/native-builder.js";
 import { loadNativeModule } from "./native/native-module.js";
 import { assembleNativeSource } from "./native/native-source.js";
+import { runtimeInputs } from "./native/runtime-object.js";
 import { type NativeTarget, bestNativeTarget, targetRequiredFeatures } from "./native/native-target.js";
 
 export interface NativeObjectRef {
@@ -59,7 +60,7 @@ export function loadNativeProgram(program: Program, prebuilt?: NativeObjectRef):
   if (!object) {
     const b = builder();
     const before = b.compilerInvocations;
-    const built = b.buildSync(nativeSource(program));
+    const built = b.buildSync(nativeSource(program), runtimeInputs(b));
     for (let i = before; i < b.compilerInvocations; i++) bump("compilerInvocations");
     object = { path: built.path, sha256: built.key };
   }

@@ -1,7 +1,8 @@
 // A native entry that runs one GEMM/GEMV template chosen by a symbol, for the kernel tests and bench/native.ts. The
 // object also carries the paged-attention entry (attention-entry.ts), so every kernel test shares one build per target.
 import {
-  NativeBuilder, type NativeModule, type NativeTarget, TARGET_FEATURES, assembleNativeSource, detectCpuFeatures, loadNativeModule,
+  NativeBuilder, type NativeModule, type NativeObject, type NativeTarget, TARGET_FEATURES, assembleNativeSource, detectCpuFeatures,
+  loadNativeModule, runtimeInputsAsync,
 } from "../../src/backend/native/index.js";
 import { hasToolchain } from "../../src/backend/index.js";
 import { ATTENTION_ENTRY, ATTENTION_ENTRY_C } from "./attention-entry.js";
@@ -31,10 +32,10 @@ ${KERNELS.map((k, i) => `    case ${i}: ${call(k)}; break;`).join("\n")}
 }
 `;
 
-/** The whole object's source; `extra` adds more C (and `entries` more entries), e.g. the bench's probes. */
+/** The whole object's source; `extra` adds more C (and `entries` more entries), e.g. the bench's probes (which use simd.h). */
 export function kernelEntrySource(extra = "", entries: readonly { name: string; symbol: string }[] = []): string {
   return assembleNativeSource({
-    code: ENTRY_C + ATTENTION_ENTRY_C + extra,
+    code: '#include "simd.h"\n' + ENTRY_C + ATTENTION_ENTRY_C + extra,
     entries: [{ name: "run", symbol: "kiln_kernel_entry", buffers: 4, symbols: 8 }, ATTENTION_ENTRY, ...entries],
   });
 }
@@ -55,10 +56,15 @@ export function testedTargets(): NativeTarget[] {
   return targets.includes("avx512-bf16") ? targets.filter((t) => t !== "avx512") : [...targets];
 }
 
+/** An object built by `builder`, linked with the native runtime (compiled by the same builder on first use). */
+export async function buildWithRuntime(builder: NativeBuilder, source: string): Promise<NativeObject> {
+  return builder.build(source, await runtimeInputsAsync(builder));
+}
+
 /** The test object (kernels and attention entries) built once per tested target; empty without a toolchain. */
 export async function targetModules(tested: readonly NativeTarget[]): Promise<Map<NativeTarget, NativeModule>> {
   if (!hasToolchain()) return new Map();
   return new Map(
-    await Promise.all(tested.map(async (target) => [target, loadNativeModule((await new NativeBuilder({ target }).build(kernelEntrySource())).path)] as const)),
+    await Promise.all(tested.map(async (target) => [target, loadNativeModule((await buildWithRuntime(new NativeBuilder({ target }), kernelEntrySource())).path)] as const)),
   );
 }

@@ -24,6 +24,16 @@ export interface NativeBuilderOptions {
   readonly extraFlags?: readonly string[];
 }
 
+/** What a build takes besides its source. */
+export interface BuildInputs {
+  /** Folders searched by `#include "…"`; not hashed (what they hold reaches the key through the source or linkWith). */
+  readonly includeDirs?: readonly string[];
+  /** Relocatable objects linked into this one (the native runtime); their keys are part of its key. */
+  readonly linkWith?: readonly NativeObject[];
+  /** Build a relocatable object (`cc -c`, `.o`) to link into others, instead of a shared object. */
+  readonly relocatable?: boolean;
+}
+
 /** A built (or already present) shared object. */
 export interface NativeObject {
   /** sha256 of the source, compiler identity and flags; also the file name. */
@@ -53,6 +63,7 @@ interface Job {
   readonly sourcePath: string;
   readonly outPath: string;
   readonly tmpPath: string;
+  readonly inputs: BuildInputs;
 }
 
 const temporaryDirs: string[] = [];
@@ -101,23 +112,25 @@ export class NativeBuilder {
     return this.#invocations;
   }
 
-  /** The content address of an object built from `source` by this builder. */
-  objectKey(source: string): string {
+  /** The content address of an object built from `source` (and `inputs`) by this builder. */
+  objectKey(source: string, inputs: BuildInputs = {}): string {
     const c = this.compiler;
-    return sha256Hex(canonicalJson({ v: NATIVE_BUILD_VERSION, source, compiler: [c.path, c.identity, c.version, c.triple], flags: this.flags }));
+    const link = inputs.linkWith?.length ? { link: inputs.linkWith.map((o) => o.key) } : {};
+    const kind = inputs.relocatable ? { relocatable: true } : {};
+    return sha256Hex(canonicalJson({ v: NATIVE_BUILD_VERSION, source, compiler: [c.path, c.identity, c.version, c.triple], flags: this.flags, ...link, ...kind }));
   }
 
   /** Builds one object, or returns the existing one with the same key. */
-  async build(source: string): Promise<NativeObject> {
-    const [obj] = await this.buildMany([source]);
+  async build(source: string, inputs: BuildInputs = {}): Promise<NativeObject> {
+    const [obj] = await this.buildMany([source], inputs);
     return obj!;
   }
 
   /** Builds several sources; identical ones share one compile, distinct ones compile in parallel processes. */
-  async buildMany(sources: readonly string[]): Promise<NativeObject[]> {
+  async buildMany(sources: readonly string[], inputs: BuildInputs = {}): Promise<NativeObject[]> {
     const fresh: { job: Job; settle: Settle }[] = [];
     const results = sources.map((source) => {
-      const job = this.#job(source);
+      const job = this.#job(source, inputs);
       const existing = this.#inflight.get(job.key);
       if (existing) return existing;
       if (existsSync(job.outPath)) return Promise.resolve(this.#object(job, false));
@@ -146,29 +159,30 @@ export class NativeBuilder {
   }
 
   /** Synchronous build (for the synchronous JIT path). */
-  buildSync(source: string): NativeObject {
-    return this.buildManySync([source])[0]!;
+  buildSync(source: string, inputs: BuildInputs = {}): NativeObject {
+    return this.buildManySync([source], inputs)[0]!;
   }
 
   /** Synchronous buildMany: distinct sources still compile in parallel processes (one shell runs them). */
-  buildManySync(sources: readonly string[]): NativeObject[] {
+  buildManySync(sources: readonly string[], inputs: BuildInputs = {}): NativeObject[] {
     const jobs = new Map<string, Job>();
     for (const source of sources) {
-      const job = this.#job(source);
+      const job = this.#job(source, inputs);
       if (!jobs.has(job.key) && !existsSync(job.outPath)) jobs.set(job.key, job);
     }
     const todo = [...jobs.values()];
     for (let i = 0; i < todo.length; i += this.jobs) this.#compileWaveSync(todo.slice(i, i + this.jobs));
     return sources.map((source) => {
-      const job = this.#job(source);
+      const job = this.#job(source, inputs);
       return this.#object(job, jobs.has(job.key));
     });
   }
 
-  #job(source: string): Job {
-    const key = this.objectKey(source);
+  #job(source: string, inputs: BuildInputs): Job {
+    const key = this.objectKey(source, inputs);
     const tag = `${process.pid}.${Math.random().toString(36).slice(2, 10)}`;
-    return { key, source, sourcePath: join(this.dir, `${key}.c`), outPath: join(this.dir, `${key}.so`), tmpPath: join(this.dir, `.${key}.${tag}.so.tmp`) };
+    const ext = inputs.relocatable ? "o" : "so";
+    return { key, source, sourcePath: join(this.dir, `${key}.c`), outPath: join(this.dir, `${key}.${ext}`), tmpPath: join(this.dir, `.${key}.${tag}.${ext}.tmp`), inputs };
   }
 
   #object(job: Job, compiled: boolean): NativeObject {
@@ -176,7 +190,10 @@ export class NativeBuilder {
   }
 
   #args(job: Job): string[] {
-    return [...this.flags, `-I${findNodeApiInclude()}`, "-o", job.tmpPath, job.sourcePath, "-lm"];
+    const { includeDirs = [], linkWith = [], relocatable = false } = job.inputs;
+    const flags = relocatable ? [...this.flags.filter((f) => f !== "-shared"), "-c"] : this.flags;
+    const includes = [findNodeApiInclude(), ...includeDirs].map((d) => `-I${d}`);
+    return [...flags, ...includes, "-o", job.tmpPath, job.sourcePath, ...linkWith.map((o) => o.path), ...(relocatable ? [] : ["-lm"])];
   }
 
   /** Writes the source (atomically: other processes may be building the same key) and counts the invocation. */
