@@ -263,7 +263,7 @@ function matmulC(s: Extract<Stmt, { k: "matmul" }>, pad: string): string[] {
 
 export function emitKernelC(k: Kernel): string {
   const params = [...k.buffers.map((b) => `${b.role === "in" ? "const " : ""}${C_STORAGE[b.dtype]} *restrict b${b.buf}`), ...k.symbols.map((s) => `int64_t ${s}`)];
-  return [`static void ${k.name}(${params.join(", ")}) {`, ...k.body.flatMap((s) => stmtC(s, "  ")), "}"].join("\n");
+  return [`KILN_KERNEL void ${k.name}(${params.join(", ")}) {`, ...k.body.flatMap((s) => stmtC(s, "  ")), "}"].join("\n");
 }
 
 /** The whole program as C: prelude, kernels and `kiln_run`. `symbols` fixes the order of `syms`. */
