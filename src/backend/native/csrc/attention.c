@@ -1,4 +1,5 @@
-/* attention.c: paged causal attention (vLLM-style block table), prefill and decode over a KV cache of fixed-size blocks.
+/* attention.c: paged causal attention (vLLM-style block table), prefill and decode over a KV cache of fixed-size
+   blocks.
 
    Flash-attention style: a work item is a unit of query rows (at most KILN_ATT_ROWS = 16: consecutive query tokens
    of one sequence × KV heads × the query heads of each KV head's group, so each K/V row is read from memory once per
