@@ -81,6 +81,11 @@ function removeAtExit(dir: string): void {
 /** Flags every object gets: position-independent, shared, only the N-API entry exported, our own thread pool. */
 const BASE_FLAGS = ["-O3", "-fPIC", "-shared", "-fvisibility=hidden", "-std=gnu11", "-pthread"];
 
+/** Relocatable objects keep each function in a section of its own, so that an object linking them... */
+const SECTION_PER_FUNCTION = ["-ffunction-sections", "-fdata-sections"];
+/** ...drops what its code never reaches (the template variants a program does not call). */
+const DROP_UNREACHED = process.platform === "darwin" ? "-Wl,-dead_strip" : "-Wl,--gc-sections";
+
 export class NativeBuilder {
   readonly compiler: CCompiler;
   readonly target: NativeTarget;
@@ -191,9 +196,10 @@ export class NativeBuilder {
 
   #args(job: Job): string[] {
     const { includeDirs = [], linkWith = [], relocatable = false } = job.inputs;
-    const flags = relocatable ? [...this.flags.filter((f) => f !== "-shared"), "-c"] : this.flags;
+    const flags = relocatable ? [...this.flags.filter((f) => f !== "-shared"), ...SECTION_PER_FUNCTION, "-c"] : this.flags;
     const includes = [findNodeApiInclude(), ...includeDirs].map((d) => `-I${d}`);
-    return [...flags, ...includes, "-o", job.tmpPath, job.sourcePath, ...linkWith.map((o) => o.path), ...(relocatable ? [] : ["-lm"])];
+    const link = linkWith.length ? [...linkWith.map((o) => o.path), DROP_UNREACHED] : [];
+    return [...flags, ...includes, "-o", job.tmpPath, job.sourcePath, ...link, ...(relocatable ? [] : ["-lm"])];
   }
 
   /** Writes the source (atomically: other processes may be building the same key) and counts the invocation. */
