@@ -5,18 +5,24 @@ import {
   loadNativeModule, runtimeInputsAsync,
 } from "../../src/backend/native/index.js";
 import { hasToolchain } from "../../src/backend/index.js";
+import { C_ENTRY_POINTS, cCall } from "../../src/codegen/index.js";
 import { ATTENTION_ENTRY, ATTENTION_ENTRY_C } from "./attention-entry.js";
 
-/** The templates the entry can run, by the index passed in syms[0]. */
-export const KERNELS = ["gemm_nt_f32", "gemm_nt_bf16", "gemm_nt_bf16dot", "gemm_nn_f32", "gemm_nn_bf16", "gemv_nt_f32", "gemv_nt_bf16", "linear_f32", "linear_bf16"] as const;
-export type KernelName = (typeof KERNELS)[number];
+/** The templates the entry can run (the index in KERNELS is passed in syms[0]), with their entry points. */
+const KERNEL_ENTRIES = {
+  gemm_nt_f32: C_ENTRY_POINTS.gemmNtF32, gemm_nt_bf16: C_ENTRY_POINTS.gemmNtBf16, gemm_nt_bf16dot: C_ENTRY_POINTS.gemmNtBf16Dot,
+  gemm_nn_f32: C_ENTRY_POINTS.gemmNnF32, gemm_nn_bf16: C_ENTRY_POINTS.gemmNnBf16, gemv_nt_f32: C_ENTRY_POINTS.gemvNtF32,
+  gemv_nt_bf16: C_ENTRY_POINTS.gemvNtBf16, linear_f32: C_ENTRY_POINTS.linearF32, linear_bf16: C_ENTRY_POINTS.linearBf16,
+} as const;
+export type KernelName = keyof typeof KERNEL_ENTRIES;
+export const KERNELS = Object.keys(KERNEL_ENTRIES) as readonly KernelName[];
 
 /** B is bf16 words (else f32); B is [K,N] (else [N,K]). */
 export const isBf16 = (k: KernelName): boolean => k.includes("bf16");
 export const isNN = (k: KernelName): boolean => k.startsWith("gemm_nn");
 
 const call = (k: KernelName) =>
-  `kiln_${k}(M, N, K, A, lda, (const ${isBf16(k) ? "uint16_t" : "float"}*)bufs[1], ldb, C, ldc, bias)`;
+  cCall(KERNEL_ENTRIES[k], ["M", "N", "K", "A", "lda", `(const ${isBf16(k) ? "uint16_t" : "float"}*)bufs[1]`, "ldb", "C", "ldc", "bias"]);
 
 /** bufs: A f32, B, C f32, bias f32; syms: kernel, M, N, K, has_bias, lda, ldb, ldc. */
 const ENTRY_C = `
