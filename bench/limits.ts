@@ -2,7 +2,7 @@
 // loop of 12 independent FMA chains per thread) and memory bandwidth (the best of a plain read,
 // a prefetching read and a STREAM triad over buffers far larger than the caches).
 import { NativeBuilder, loadNativeModule } from "../src/backend/native/index.js";
-import { kernelEntrySource } from "../test/backend-native/kernel-entry.js";
+import { buildWithRuntime, kernelEntrySource } from "../test/backend-native/kernel-entry.js";
 
 export const LIMIT_PROBES_C = String.raw`
 typedef struct { int64_t iters; double* out; } bench_peak_job;
@@ -70,7 +70,7 @@ function bestSeconds(fn: () => void, reps: number): number {
 }
 
 export async function measureLimits(reps = 5): Promise<MachineLimits> {
-  const built = await new NativeBuilder().build(kernelEntrySource(LIMIT_PROBES_C, [{ name: "peak", symbol: "bench_peak" }, { name: "read", symbol: "bench_read" }]));
+  const built = await buildWithRuntime(new NativeBuilder(), kernelEntrySource(LIMIT_PROBES_C, [{ name: "peak", symbol: "bench_peak" }, { name: "read", symbol: "bench_read" }]));
   const mod = loadNativeModule(built);
   const threads = mod.threads;
   const out = new Float64Array(256);

@@ -4,12 +4,22 @@
 // Every figure is the best of n timed runs. Tables, then one JSON line.
 import { NativeBuilder, detectCpuFeatures, findCCompiler, loadNativeModule } from "../src/backend/native/index.js";
 import { type AttentionCall, attentionArgs } from "../test/backend-native/attention-entry.js";
-import { kernelEntrySource, kernelSymbols, type KernelName } from "../test/backend-native/kernel-entry.js";
+import { buildWithRuntime, kernelEntrySource, kernelSymbols, type KernelName } from "../test/backend-native/kernel-entry.js";
 import { printJsonLine, printTable, type Row } from "./report.js";
 import { LIMIT_PROBES_C } from "./limits.js";
 
 /** Probes run inside the same object as the kernels (same flags, same thread pool). */
-const PROBES_C = LIMIT_PROBES_C + String.raw`
+/** A monotonic clock for the probes. */
+const NOW_C = String.raw`
+#include <time.h>
+static int64_t bench_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+`;
+
+const PROBES_C = NOW_C + LIMIT_PROBES_C + String.raw`
 typedef struct { float* a; const float* b; const float* c; } bench_triad_job;
 static void bench_triad_range(void* p, int64_t lo, int64_t hi) {
   const bench_triad_job* job = (const bench_triad_job*)p;
@@ -29,35 +39,35 @@ static void bench_small_range(void* p, int64_t lo, int64_t hi) {
 /* bufs: f64 out[2], f32 x[n]; syms: reps, n. out = ns per empty parallel region, ns per small parallel-for. */
 static void bench_pool(void** bufs, const int64_t* syms) {
   double* out = (double*)bufs[0];
-  int64_t t0 = kiln_now_ns();
+  int64_t t0 = bench_now_ns();
   for (int64_t r = 0; r < syms[0]; r++) kiln_parallel(bench_empty_task, NULL);
-  int64_t t1 = kiln_now_ns();
+  int64_t t1 = bench_now_ns();
   for (int64_t r = 0; r < syms[0]; r++) kiln_parallel_for(syms[1], 64, bench_small_range, bufs[1]);
-  int64_t t2 = kiln_now_ns();
+  int64_t t2 = bench_now_ns();
   out[0] = (double)(t1 - t0) / (double)syms[0];
   out[1] = (double)(t2 - t1) / (double)syms[0];
 }
 `;
 
 /** The same two measurements with OpenMP (built with -fopenmp), for the pool-or-OpenMP decision. */
-const OMP_C = String.raw`
+const OMP_C = NOW_C + String.raw`
 /* bufs: f64 out[2], f32 x[n]; syms: reps, n, threads. */
 static void bench_omp(void** bufs, const int64_t* syms) {
   double* out = (double*)bufs[0];
   float* x = (float*)bufs[1];
   int64_t reps = syms[0], n = syms[1];
   int threads = (int)syms[2];
-  int64_t t0 = kiln_now_ns();
+  int64_t t0 = bench_now_ns();
   for (int64_t r = 0; r < reps; r++) {
     #pragma omp parallel num_threads(threads)
     { __asm__ __volatile__("" ::: "memory"); }
   }
-  int64_t t1 = kiln_now_ns();
+  int64_t t1 = bench_now_ns();
   for (int64_t r = 0; r < reps; r++) {
     #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t i = 0; i < n; i++) x[i] = x[i] * 0.5f + 1.0f;
   }
-  int64_t t2 = kiln_now_ns();
+  int64_t t2 = bench_now_ns();
   out[0] = (double)(t1 - t0) / (double)reps;
   out[1] = (double)(t2 - t1) / (double)reps;
 }
@@ -119,11 +129,11 @@ export async function run(args: string[]): Promise<void> {
   const ompBuilder = new NativeBuilder({ store: builder.store, target: builder.target, extraFlags: ["-fopenmp"] });
   const t0 = performance.now();
   const [main, omp] = await Promise.allSettled([
-    builder.build(kernelEntrySource(PROBES_C, [
+    buildWithRuntime(builder, kernelEntrySource(PROBES_C, [
       { name: "peak", symbol: "bench_peak" }, { name: "read", symbol: "bench_read" },
       { name: "triad", symbol: "bench_triad" }, { name: "pool", symbol: "bench_pool" },
     ])),
-    ompBuilder.build(kernelEntrySource(OMP_C, [{ name: "omp", symbol: "bench_omp" }])),
+    buildWithRuntime(ompBuilder, kernelEntrySource(OMP_C, [{ name: "omp", symbol: "bench_omp" }])),
   ]);
   const buildMs = performance.now() - t0;
   if (main.status === "rejected") throw main.reason;

@@ -1,6 +1,6 @@
-// The native backend: assembles a Program's C with the runtime (thread pool, arena) and the GEMM/GEMV
-// templates, builds it into the verified objects store, loads the verified bytes, and runs a whole forward
-// in one native call.
+// The native backend: builds a Program's C into the verified objects store, linked with the native runtime's
+// objects (thread pool, GEMM/GEMV and attention templates, N-API glue; compiled once per target), loads the
+// verified bytes, and runs a whole forward in one native call.
 import type { Program } from "../codegen/index.js";
 import { InternalError, bump, readEnv, resolveCacheRoot } from "../util/index.js";
 import { type Executable, createExecutable } from "./program-runner.js";
@@ -9,6 +9,7 @@ import { NativeBuilder } from "./native/native-builder.js";
 import { NativeLoadError } from "./native/addon-loader.js";
 import { type NativeModule, loadNativeModule } from "./native/native-module.js";
 import { assembleNativeSource } from "./native/native-source.js";
+import { runtimeInputs } from "./native/runtime-object.js";
 import { type NativeTarget, bestNativeTarget, targetRequiredFeatures } from "./native/native-target.js";
 import { ObjectStore } from "./native/object-store.js";
 import type { VerifiedObject } from "./native/verified-object.js";
@@ -78,7 +79,7 @@ function buildAndLoad(program: Program): { object: VerifiedObject; mod: NativeMo
     for (let i = before; i < b.compilerInvocations; i++) bump("compilerInvocations");
   };
   let before = b.compilerInvocations;
-  const built = b.buildSync(source);
+  const built = b.buildSync(source, runtimeInputs(b));
   count(before);
   try {
     return { object: built, mod: loadNativeModule(built) };
@@ -87,7 +88,7 @@ function buildAndLoad(program: Program): { object: VerifiedObject; mod: NativeMo
     b.reject(built, e.reason);
   }
   before = b.compilerInvocations;
-  const rebuilt = b.buildSync(source);
+  const rebuilt = b.buildSync(source, runtimeInputs(b));
   count(before);
   return { object: rebuilt, mod: loadNativeModule(rebuilt) };
 }

@@ -123,15 +123,18 @@ function storeEntries(r: string): { paths: string[]; size: number; lastUsed: Dat
     .flatMap((f) => {
       const ref = join(dir, f);
       let sha = "";
+      let kind = "so";
       try {
-        sha = String((JSON.parse(readFileSync(ref, "utf8")) as { sha256?: unknown }).sha256 ?? "");
+        const record = JSON.parse(readFileSync(ref, "utf8")) as { sha256?: unknown; kind?: unknown };
+        sha = String(record.sha256 ?? "");
+        if (record.kind === "o") kind = "o";
       } catch {
         // a damaged record goes with its object
       }
-      const object = join(dir, `${sha}.so`);
+      const object = join(dir, `${sha}.${kind}`);
       const st = stat(ref);
       if (!st) return [];
-      referenced.add(`${sha}.so`);
+      referenced.add(`${sha}.${kind}`);
       const objectSize = (sha && stat(object)?.size) || 0;
       return [{ paths: sha ? [ref, object] : [ref], size: st.size + objectSize, lastUsed: st.mtime, label: `objects/${f}` }];
     });
@@ -140,7 +143,7 @@ function storeEntries(r: string): { paths: string[]; size: number; lastUsed: Dat
   for (const f of readdirSync(dir)) {
     const p = join(dir, f);
     const st = stat(p);
-    const orphan = f.endsWith(".so") && !referenced.has(f);
+    const orphan = (f.endsWith(".so") || f.endsWith(".o")) && !referenced.has(f);
     const stale = (f.endsWith(".tmp") || f.startsWith(".build-")) && !!st && st.mtimeMs < hourAgo;
     if (st && (orphan || stale)) out.push({ paths: [p], size: st.isFile() ? st.size : 0, lastUsed: new Date(0), label: `objects/${f}` });
   }

@@ -1,43 +1,21 @@
 // The C emitter: loop IR → one C translation unit with a static function per kernel and
 // `kiln_run(void **bufs, const int64_t *syms)` running them all (one native call per forward).
 // Float math is done in float (each op rounds to f32 as the reference does), sums accumulate
-// in double; bf16/f16 are converted with round-to-nearest-even helpers.
+// in double; bf16/f16 are converted with the runtime header's round-to-nearest-even helpers.
 import { type DType, isSym } from "../tensor/index.js";
 import type { BinaryOp, UnaryOp } from "../ops/index.js";
 import { type IExpr, type Kernel, type MatmulOperand, type Stmt, type VExpr, attentionArgs } from "./loop-ir.js";
 import { distinctKernels } from "./distinct-kernels.js";
+import { C_ENTRY_POINTS, cCall } from "./c-entry-points.js";
 import { UnsupportedOpError } from "../util/index.js";
 
 const C_STORAGE: Readonly<Record<DType, string>> = { f32: "float", bf16: "uint16_t", f16: "uint16_t", i32: "int32_t", i64: "int64_t", bool: "uint8_t" };
 const C_VALUE: Readonly<Record<DType, string>> = { f32: "float", bf16: "float", f16: "float", i32: "int32_t", i64: "int64_t", bool: "int" };
 const isFloat = (d: DType) => d === "f32" || d === "bf16" || d === "f16";
 
-export const C_PRELUDE = `#include <stdint.h>
-#include <math.h>
-#include <string.h>
-static inline float k_bf2f(uint16_t u) { uint32_t x = (uint32_t)u << 16; float f; memcpy(&f, &x, 4); return f; }
-static inline uint16_t k_f2bf(float f) { uint32_t u; memcpy(&u, &f, 4);
-  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x7fffffu)) return (uint16_t)((u >> 16) | 0x40);
-  u += 0x7fffu + ((u >> 16) & 1u); return (uint16_t)(u >> 16); }
-static inline float k_h2f(uint16_t h) { uint32_t s = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff; float f;
-  if (e == 0) { f = (float)m * 5.9604644775390625e-8f; return s ? -f : f; }
-  uint32_t u = e == 31 ? (s | 0x7f800000u | (m << 13)) : (s | ((e + 112) << 23) | (m << 13)); memcpy(&f, &u, 4); return f; }
-static inline uint16_t k_f2h(float f) { uint32_t u; memcpy(&u, &f, 4); uint32_t sign = (u >> 16) & 0x8000, exp = (u >> 23) & 0xff, mant = u & 0x7fffff;
-  if (exp == 0xff) return (uint16_t)(sign | 0x7c00 | (mant ? 0x200 : 0)); int e = (int)exp - 112;
-  if (e >= 31) return (uint16_t)(sign | 0x7c00);
-  if (e <= 0) { if (e < -10) return (uint16_t)sign; mant |= 0x800000; int shift = 14 - e; uint32_t half = 1u << (shift - 1), rest = mant & ((1u << shift) - 1), h = mant >> shift;
-    if (rest > half || (rest == half && (h & 1))) h++; return (uint16_t)(sign | h); }
-  uint32_t h = ((uint32_t)e << 10) | (mant >> 13), rest = mant & 0x1fff; if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++; return (uint16_t)(sign | h); }
-static inline float k_bfr(float x) { return k_bf2f(k_f2bf(x)); }
-static inline float k_hr(float x) { return k_h2f(k_f2h(x)); }
-static inline float k_fmax(float a, float b) { return (a != a || b != b) ? NAN : (a > b ? a : b); }
-static inline float k_fmin(float a, float b) { return (a != a || b != b) ? NAN : (a < b ? a : b); }
-static inline float k_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
-static inline float k_silu(float x) { return x / (1.0f + expf(-x)); }
-static inline float k_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
-static inline float k_gelu_tanh(float x) { return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x))); }
-static inline int64_t k_ix(int64_t v, int64_t n) { return v < 0 ? v + n : v; }
-`;
+/** Generated code includes the runtime's header: its scalar helpers (bf16/f16 rounding, NaN-aware max/min, SiLU, GELU,
+    index wrapping) and the template entry points (C_ENTRY_POINTS), whose objects the backend links in. */
+export const C_PRELUDE = '#include "kiln_runtime.h"\n';
 
 function num(v: number, dtype: DType): string {
   if (Number.isNaN(v)) return "NAN";
@@ -63,7 +41,7 @@ export function emitIndexC(e: IExpr): string {
     case "mod":
       return `(${emitIndexC(e.a)} % ${emitIndexC(e.b)})`;
     case "fromValue":
-      return `k_ix((int64_t)(${emitValueC(e.v)}), ${emitIndexC(e.size)})`;
+      return `kiln_wrap_index((int64_t)(${emitValueC(e.v)}), ${emitIndexC(e.size)})`;
     default:
       return e satisfies never;
   }
@@ -71,15 +49,15 @@ export function emitIndexC(e: IExpr): string {
 
 function loadC(buf: number, index: string, dtype: DType): string {
   const raw = `b${buf}[${index}]`;
-  return dtype === "bf16" ? `k_bf2f(${raw})` : dtype === "f16" ? `k_h2f(${raw})` : raw;
+  return dtype === "bf16" ? `kiln_bf16_to_f32(${raw})` : dtype === "f16" ? `kiln_f16_to_f32(${raw})` : raw;
 }
 
 function storeC(value: string, dtype: DType): string {
   switch (dtype) {
     case "bf16":
-      return `k_f2bf(${value})`;
+      return `kiln_f32_to_bf16(${value})`;
     case "f16":
-      return `k_f2h(${value})`;
+      return `kiln_f32_to_f16(${value})`;
     case "bool":
       return `(uint8_t)((${value}) ? 1 : 0)`;
     case "f32":
@@ -94,7 +72,7 @@ function storeC(value: string, dtype: DType): string {
 }
 
 function round(expr: string, dtype: DType): string {
-  return dtype === "bf16" ? `k_bfr(${expr})` : dtype === "f16" ? `k_hr(${expr})` : expr;
+  return dtype === "bf16" ? `kiln_round_bf16(${expr})` : dtype === "f16" ? `kiln_round_f16(${expr})` : expr;
 }
 
 const UNARY_C: Readonly<Record<Exclude<UnaryOp, "cast" | "gelu">, (a: string, d: DType) => string>> = {
@@ -107,9 +85,9 @@ const UNARY_C: Readonly<Record<Exclude<UnaryOp, "cast" | "gelu">, (a: string, d:
   sin: (a) => `sinf(${a})`,
   cos: (a) => `cosf(${a})`,
   tanh: (a) => `tanhf(${a})`,
-  sigmoid: (a) => `k_sigmoid(${a})`,
-  silu: (a) => `k_silu(${a})`,
-  relu: (a, d) => (isFloat(d) ? `k_fmax(${a}, 0.0f)` : `((${a}) > 0 ? (${a}) : 0)`),
+  sigmoid: (a) => `kiln_sigmoid(${a})`,
+  silu: (a) => `kiln_silu(${a})`,
+  relu: (a, d) => (isFloat(d) ? `kiln_fmax(${a}, 0.0f)` : `((${a}) > 0 ? (${a}) : 0)`),
   reciprocal: (a) => `(1.0f / (${a}))`,
   logical_not: (a) => `(!(${a}))`,
 };
@@ -127,8 +105,8 @@ function binaryC(op: BinaryOp, a: string, b: string, d: DType): string {
     case "mul": return `(${a} * ${b})`;
     case "div": return `(${a} / ${b})`;
     case "pow": return `powf(${a}, ${b})`;
-    case "maximum": return isFloat(d) ? `k_fmax(${a}, ${b})` : `(${a} > ${b} ? ${a} : ${b})`;
-    case "minimum": return isFloat(d) ? `k_fmin(${a}, ${b})` : `(${a} < ${b} ? ${a} : ${b})`;
+    case "maximum": return isFloat(d) ? `kiln_fmax(${a}, ${b})` : `(${a} > ${b} ? ${a} : ${b})`;
+    case "minimum": return isFloat(d) ? `kiln_fmin(${a}, ${b})` : `(${a} < ${b} ? ${a} : ${b})`;
     case "eq": return `(${a} == ${b})`;
     case "ne": return `(${a} != ${b})`;
     case "lt": return `(${a} < ${b})`;
@@ -153,7 +131,7 @@ export function emitValueC(v: VExpr): string {
         if (isFloat(v.dtype)) return round(`((float)(${a}))`, v.dtype);
         return v.dtype === "bool" ? `((${a}) ? 1 : 0)` : `((${C_VALUE[v.dtype]})(${a}))`;
       }
-      if (v.op === "gelu") return round(v.approximate === "tanh" ? `k_gelu_tanh(${a})` : `k_gelu(${a})`, v.dtype);
+      if (v.op === "gelu") return round(v.approximate === "tanh" ? `kiln_gelu_tanh(${a})` : `kiln_gelu(${a})`, v.dtype);
       return round(UNARY_C[v.op](a, v.dtype), v.dtype);
     }
     case "binary":
@@ -205,7 +183,7 @@ function stmtC(s: Stmt, pad: string): string[] {
       return matmulC(s, pad);
     case "attention":
       if (s.cacheDType !== "f32" && s.cacheDType !== "bf16") throw new UnsupportedOpError("paged_attention", `a ${s.cacheDType} cache in C`);
-      return [`${pad}kiln_paged_attention_${s.cacheDType === "f32" ? "f32" : "bf16kv"}(${attentionArgs(s, (b) => `b${b}`, emitIndexC).join(", ")});`];
+      return [`${pad}${cCall(PAGED_ATTENTION[s.cacheDType], attentionArgs(s, (b) => `b${b}`, emitIndexC))};`];
     default:
       return s satisfies never;
   }
@@ -215,19 +193,25 @@ function operandC(o: MatmulOperand, base: string, row: string, col: string): str
   return loadC(o.buf, `${base} + ${row}*${emitIndexC(o.rowStride)} + ${col}*${emitIndexC(o.colStride)}`, o.dtype);
 }
 
-/** Generic strided matmul, threaded over rows; the tuned GEMM/GEMV templates replace it for the common layouts. */
 const isUnit = (e: IExpr) => e.k === "poly" && e.p === 1;
+
+type MatmulEntry = (typeof C_ENTRY_POINTS)["linearF32" | "linearBf16" | "gemmNnF32" | "gemmNnBf16"];
+
+/** The runtime's templates by B's dtype: a Linear weight [N,K] (GEMV for few rows, blocked GEMM otherwise), or [K,N]. */
+const LINEAR = { f32: C_ENTRY_POINTS.linearF32, bf16: C_ENTRY_POINTS.linearBf16 } as const;
+const GEMM_NN = { f32: C_ENTRY_POINTS.gemmNnF32, bf16: C_ENTRY_POINTS.gemmNnBf16 } as const;
+const PAGED_ATTENTION = { f32: C_ENTRY_POINTS.pagedAttentionF32, bf16: C_ENTRY_POINTS.pagedAttentionBf16 } as const;
 
 /**
  * The runtime's tuned GEMM/GEMV template for this matmul, with its B leading dimension, when the
- * layout fits: A f32 with unit column stride, B f32 or bf16 as [N,K] (a Linear weight: GEMV for
- * few rows, blocked GEMM otherwise) or [K,N], f32 output. Other layouts use the generic loop.
+ * layout fits: A f32 with unit column stride, B f32 or bf16 as [N,K] or [K,N], f32 output.
+ * Other layouts use the generic loop.
  */
-function matmulTemplate(s: Extract<Stmt, { k: "matmul" }>): [string, string] | undefined {
+function matmulTemplate(s: Extract<Stmt, { k: "matmul" }>): [MatmulEntry, string] | undefined {
   if (s.a.dtype !== "f32" || s.outDType !== "f32" || !isUnit(s.a.colStride)) return undefined;
   if (s.b.dtype !== "f32" && s.b.dtype !== "bf16") return undefined;
-  if (isUnit(s.b.rowStride)) return [`kiln_linear_${s.b.dtype}`, emitIndexC(s.b.colStride)];
-  if (isUnit(s.b.colStride)) return [`kiln_gemm_nn_${s.b.dtype}`, emitIndexC(s.b.rowStride)];
+  if (isUnit(s.b.rowStride)) return [LINEAR[s.b.dtype], emitIndexC(s.b.colStride)];
+  if (isUnit(s.b.colStride)) return [GEMM_NN[s.b.dtype], emitIndexC(s.b.rowStride)];
   return undefined;
 }
 
@@ -254,7 +238,7 @@ function matmulC(s: Extract<Stmt, { k: "matmul" }>, pad: string): string[] {
       `${pad}  const int64_t M = ${M}, N = ${N}, K = ${K}, NB = ${nb};`,
       `${pad}  for (int64_t t = 0; t < NB; t++) {`,
       `${pad}    const int64_t ao = ${unravel(s.a)}, bo = ${unravel(s.b)};`,
-      `${pad}    ${fn}(M, N, K, b${s.a.buf} + ao, ${emitIndexC(s.a.rowStride)}, b${s.b.buf} + bo, ${ldb}, b${s.out} + t * M * N, N, 0);`,
+      `${pad}    ${cCall(fn, ["M", "N", "K", `b${s.a.buf} + ao`, emitIndexC(s.a.rowStride), `b${s.b.buf} + bo`, ldb, `b${s.out} + t * M * N`, "N", "0"])};`,
       `${pad}  }`,
       `${pad}}`,
     ];
@@ -279,7 +263,7 @@ function matmulC(s: Extract<Stmt, { k: "matmul" }>, pad: string): string[] {
 
 export function emitKernelC(k: Kernel): string {
   const params = [...k.buffers.map((b) => `${b.role === "in" ? "const " : ""}${C_STORAGE[b.dtype]} *restrict b${b.buf}`), ...k.symbols.map((s) => `int64_t ${s}`)];
-  return [`static void ${k.name}(${params.join(", ")}) {`, ...k.body.flatMap((s) => stmtC(s, "  ")), "}"].join("\n");
+  return [`KILN_KERNEL void ${k.name}(${params.join(", ")}) {`, ...k.body.flatMap((s) => stmtC(s, "  ")), "}"].join("\n");
 }
 
 /** The whole program as C: prelude, kernels and `kiln_run`. `symbols` fixes the order of `syms`. */

@@ -176,13 +176,19 @@ export function namesInValue(v: VExpr, out = new Set<string>()): Set<string> {
   }
 }
 
+/** The arguments of a paged-attention call, in the order of the runtime's entry points (and the JS runtime's). */
+export type AttentionArgs = readonly [
+  tokens: string, heads: string, kvHeads: string, headDim: string, blockSize: string, maxBlocks: string, q: string,
+  kcache: string, vcache: string, blockTable: string, seqIds: string, positions: string, scale: string, out: string,
+];
+
 /**
  * The attention template's arguments, as both emitters pass them: S, NH, NKV, D, BS, maxBlocks,
  * q, kcache, vcache, blockTable, seqIds, positions, scale, out.
  */
-export function attentionArgs(s: Extract<Stmt, { k: "attention" }>, buf: (b: number) => string, index: (e: IExpr) => string): string[] {
+export function attentionArgs(s: Extract<Stmt, { k: "attention" }>, buf: (b: number) => string, index: (e: IExpr) => string): AttentionArgs {
   return [
     index(s.tokens), String(s.heads), String(s.kvHeads), String(s.headDim), String(s.blockSize), index(s.maxBlocks),
-    ...attentionInputs(s).map(buf), String(s.scale), buf(s.out),
+    buf(s.q), buf(s.kcache), buf(s.vcache), buf(s.blockTable), buf(s.seqIds), buf(s.positions), String(s.scale), buf(s.out),
   ];
 }

@@ -3,6 +3,7 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import { arch, platform } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runtimeSourcesHash } from "../backend/index.js";
 import { sha256Hex } from "../util/index.js";
 
 export interface HostFactors {
@@ -33,7 +34,8 @@ export function compilerFingerprint(): string {
       }
     };
     for (const layer of ["passes", "codegen", "backend"]) walk(join(root, layer));
-    compilerCode = sha256Hex(files.map((f) => sha256Hex(readFileSync(f))).join(""));
+    // the native runtime's C files are not in dist/ (runtimeSourcesHash reads them where they ship)
+    compilerCode = sha256Hex(files.map((f) => sha256Hex(readFileSync(f))).join("") + runtimeSourcesHash());
   }
   return compilerCode;
 }

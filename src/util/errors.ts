@@ -133,6 +133,14 @@ export class CompilerNotFoundError extends KilnError {
   }
 }
 
+/** The native runtime's C files (src/backend/native/csrc) are not where an installed Kiln ships them. */
+export class RuntimeSourcesNotFoundError extends KilnError {
+  readonly code = "E_RUNTIME_SOURCES_NOT_FOUND";
+  constructor(readonly tried: readonly string[]) {
+    super(`Kiln's native runtime sources are missing (looked in ${tried.join(", ")}); reinstall Kiln or use KILN_BACKEND=js`);
+  }
+}
+
 /** The C compiler rejected generated code; keeps its stderr and the source file it was given. */
 export class CompileError extends KilnError {
   readonly code = "E_COMPILE";

@@ -2,8 +2,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  NativeBuilder, assembleNativeSource, loadNativeModule, napiGlue, physicalCoreCount,
+  NativeBuilder, assembleNativeSource, loadNativeModule, napiGlue, physicalCoreCount, runtimeInputs,
 } from "../../src/backend/native/index.js";
+import { buildWithRuntime } from "./kernel-entry.js";
 import { hasToolchain } from "../../src/backend/index.js";
 import { ArgumentError } from "../../src/util/index.js";
 
@@ -39,11 +40,10 @@ const source = (tag: string) =>
   assembleNativeSource({
     code: `${CODE}/* ${tag} */`,
     entries: [{ name: "run", symbol: "kiln_run", buffers: 2, symbols: 4 }, { name: "other", symbol: "kiln_other" }],
-    templates: false,
   });
 
 test("one run is exactly one native call, however many kernels it runs", { skip }, async () => {
-  const mod = loadNativeModule((await builder!.build(source("main"))));
+  const mod = loadNativeModule(await buildWithRuntime(builder!, source("main")));
   assert.deepEqual([...mod.entries].sort(), ["other", "run"]);
   const n = 100_003;
   const hits = new Int32Array(n);
@@ -62,7 +62,7 @@ test("one run is exactly one native call, however many kernels it runs", { skip 
 });
 
 test("the pool runs a parallel region on every thread and follows `threads`", { skip }, async () => {
-  const mod = loadNativeModule((await builder!.build(source("main"))));
+  const mod = loadNativeModule(await buildWithRuntime(builder!, source("main")));
   const saved = mod.threads;
   try {
     for (const threads of [1, 2, 3]) {
@@ -82,7 +82,7 @@ test("the pool runs a parallel region on every thread and follows `threads`", { 
 });
 
 test("a failing kernel throws after the call, and bad arguments are refused before it", { skip }, async () => {
-  const mod = loadNativeModule((await builder!.build(source("main"))));
+  const mod = loadNativeModule(await buildWithRuntime(builder!, source("main")));
   const hits = new Int32Array(10);
   const out = new Float64Array(258);
   const before = mod.calls;
@@ -100,10 +100,10 @@ test("a new object starts with KILN_NUM_THREADS threads, else the physical core 
   const saved = process.env.KILN_NUM_THREADS;
   try {
     process.env.KILN_NUM_THREADS = "3";
-    const [a] = await builder!.buildMany([source("threads-env")]);
-    assert.equal(loadNativeModule(a!).threads, 3);
+    const a = await buildWithRuntime(builder!, source("threads-env"));
+    assert.equal(loadNativeModule(a).threads, 3);
     delete process.env.KILN_NUM_THREADS;
-    const b = builder!.buildSync(source("threads-default"));
+    const b = builder!.buildSync(source("threads-default"), runtimeInputs(builder!));
     assert.equal(loadNativeModule(b).threads, physicalCoreCount());
   } finally {
     if (saved === undefined) delete process.env.KILN_NUM_THREADS;

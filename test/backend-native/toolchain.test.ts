@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { test } from "node:test";
 import {
-  NativeBuilder, TARGET_FEATURES, assembleNativeSource, bestNativeTarget, detectCpuFeatures, findCCompiler,
+  NativeBuilder, TARGET_FEATURES, bestNativeTarget, detectCpuFeatures, findCCompiler,
   hasCCompiler, parseCpuFeatures, setCpuFeaturesOverride, targetFlags, targetRequiredFeatures,
 } from "../../src/backend/native/index.js";
 import { hasToolchain } from "../../src/backend/index.js";
@@ -12,13 +12,8 @@ import { CompileError, CompilerNotFoundError } from "../../src/util/index.js";
 
 const skip = hasToolchain() ? false : "no C compiler or Node's N-API headers (see KILN_CC)";
 
-/** A small object (runtime and glue only, ~0.3 s to compile); `tag` makes its source distinct. */
-const tiny = (tag: string) =>
-  assembleNativeSource({
-    code: `static void kiln_run(void** bufs, const int64_t* syms) { ((float*)bufs[0])[0] = (float)syms[0]; } /* ${tag} */`,
-    entries: [{ name: "run", symbol: "kiln_run" }],
-    templates: false,
-  });
+/** A small object (plain C, no runtime: the store is what is tested); `tag` makes its source distinct. */
+const tiny = (tag: string) => `int kiln_tiny(int x) { return 2 * x; } /* ${tag} */\n`;
 const BAD = `${tiny("bad")}\nstatic void broken( { this is not C }\n`;
 
 function withEnv<T>(name: string, value: string | undefined, fn: () => T): T {

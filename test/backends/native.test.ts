@@ -55,7 +55,7 @@ test("28 identical layers emit no more distinct kernels than 2 layers", () => {
   const functions = (layers: number) => {
     const g = runPipeline(trace(new Stack(TINY_BLOCK, layers), [randn([3, TINY_BLOCK.hidden])], { dynamic: { 0: [0] } }).graph).graph;
     const c = generateProgram(g, { native: true }).c!.source;
-    return (c.match(/^static void /gm) ?? []).length;
+    return (c.match(/^KILN_KERNEL void /gm) ?? []).length;
   };
   // Layer 1 computes the RoPE tables and mask that CSE then shares with every later layer.
   const two = functions(2);

@@ -70,5 +70,5 @@ test("native cache: verify checks bundles and stored objects without loading the
   assert.equal(cacheVerify(false, () => {}), 0, "what remains verifies");
   loadOrCompile(fn, [randn([4])], { backend: "native", prefix: "n" });
   cachePrune(0, () => {});
-  assert.deepEqual(readdirSync(objects).filter((f) => f.endsWith(".so") || f.endsWith(".ref")), []);
+  assert.deepEqual(readdirSync(objects).filter((f) => /\.(so|o|ref)$/.test(f)), []);
 });

@@ -1,11 +1,11 @@
-// Acceptance: damage any one file under a native cache — the bundle, each object and its record, the mapper,
-// the compiler probe — by flipped bytes, by 512 bytes of 0xCC at several offsets, or by truncation to zero
+// Acceptance: damage any one file under a native cache — the bundle, each object and its record, the runtime
+// object, the mapper, the compiler probe — by flipped bytes, by 512 bytes of 0xCC at several offsets, or by truncation to zero
 // (for files outside the bundle, the bundle is removed too so the store is used). Every time the next
 // `kiln generate` exits 0 with the same tokens, and the damage is detected (a refused object, a bundle miss).
 import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { basename, join, relative } from "node:path";
 import { test } from "node:test";
 import { hasToolchain } from "../../src/backend/index.js";
 import { projectRoot } from "../helpers/root.js";
@@ -55,8 +55,14 @@ test("damaging any one file of a native cache never crashes a run and never chan
     const bundle = filesUnder(warm).find((f) => f.endsWith("model.kiln"))!;
     const objects = filesUnder(join(warm, "objects"));
     assert.ok(objects.some((f) => f.endsWith(".so")) && objects.some((f) => f.endsWith(".ref")) && objects.some((f) => /compiler-.*\.json$/.test(f)));
+    // The runtime's relocatable objects (one per C unit) are all alike: the smallest one and its record stand for them.
+    const recordOf = (object: string) => objects.find((f) => f.endsWith(".ref") && readFileSync(f, "utf8").includes(basename(object, ".o")))!;
+    const runtime = objects.filter((f) => f.endsWith(".o")).sort((a, b) => statSync(a).size - statSync(b).size);
+    assert.ok(runtime.length > 0, "the runtime is built into the store");
+    const runtimeRecords = new Set(runtime.map(recordOf));
+    const targets = [bundle, ...objects.filter((f) => !f.endsWith(".o") && !runtimeRecords.has(f)), runtime[0]!, recordOf(runtime[0]!)];
     let n = 0;
-    for (const target of [bundle, ...objects]) {
+    for (const target of targets) {
       for (const [how, damage] of Object.entries(DAMAGES)) {
         const cache = join(base, `case${n++}`);
         cpSync(warm, cache, { recursive: true });

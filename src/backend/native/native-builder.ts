@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { CacheIoError, CompileError, CompilerNotFoundError, canonicalJson, makePrivateTempDir, readEnv, sha256Hex } from "../../util/index.js";
+import { CacheIoError, CompileError, CompilerNotFoundError, canonicalJson, makePrivateTempDir, readEnv, sha256Hex, writeFreshFile } from "../../util/index.js";
 import { ObjectStore } from "./object-store.js";
 import { keepAtExit, removeAtExit } from "./temp-dirs.js";
 import type { VerifiedObject } from "./verified-object.js";
@@ -28,6 +28,16 @@ export interface NativeBuilderOptions {
   /** Compiler processes run at once by buildMany (default: the number of CPUs). */
   readonly jobs?: number;
   readonly extraFlags?: readonly string[];
+}
+
+/** What a build takes besides its source. */
+export interface BuildInputs {
+  /** Folders searched by `#include "…"`; not hashed (what they hold reaches the key through the source or linkWith). */
+  readonly includeDirs?: readonly string[];
+  /** Relocatable objects linked into this one (the native runtime); their keys are part of its key. */
+  readonly linkWith?: readonly NativeObject[];
+  /** Build a relocatable object (`cc -c`, `.o`) to link into others, instead of a shared object. */
+  readonly relocatable?: boolean;
 }
 
 /** A built (or verified stored) shared object: its bytes, checked against their sha256 in this process. */
@@ -55,6 +65,7 @@ interface Job {
   readonly source: string;
   readonly sourcePath: string;
   readonly outPath: string;
+  readonly inputs: BuildInputs;
 }
 
 /** Flags every object gets: position-independent, shared, only the N-API entry exported, our own thread pool. */
@@ -65,6 +76,11 @@ function compilerEnv(): NodeJS.ProcessEnv {
 }
 
 const BASE_FLAGS = ["-O3", "-fPIC", "-shared", "-fvisibility=hidden", "-std=gnu11", "-pthread"];
+
+/** Relocatable objects keep each function in a section of its own, so that an object linking them... */
+const SECTION_PER_FUNCTION = ["-ffunction-sections", "-fdata-sections"];
+/** ...drops what its code never reaches (the template variants a program does not call). */
+const DROP_UNREACHED = process.platform === "darwin" ? "-Wl,-dead_strip" : "-Wl,--gc-sections";
 
 export class NativeBuilder {
   readonly compiler: CCompiler;
@@ -102,10 +118,12 @@ export class NativeBuilder {
     return this.#invocations;
   }
 
-  /** The content address of an object built from `source` by this builder. */
-  objectKey(source: string): string {
+  /** The key of an object built from `source` (and `inputs`) by this builder. */
+  objectKey(source: string, inputs: BuildInputs = {}): string {
     const c = this.compiler;
-    return sha256Hex(canonicalJson({ v: NATIVE_BUILD_VERSION, source, compiler: [c.path, c.identity, c.version, c.triple], flags: this.flags }));
+    const link = inputs.linkWith?.length ? { link: inputs.linkWith.map((o) => o.key) } : {};
+    const kind = inputs.relocatable ? { relocatable: true } : {};
+    return sha256Hex(canonicalJson({ v: NATIVE_BUILD_VERSION, source, compiler: [c.path, c.identity, c.version, c.triple], flags: this.flags, ...link, ...kind }));
   }
 
   /** Drops a stored object that failed to load, so the next build compiles it afresh. */
@@ -114,21 +132,21 @@ export class NativeBuilder {
   }
 
   /** Builds one object, or returns the verified stored one with the same key. */
-  async build(source: string): Promise<NativeObject> {
-    const [obj] = await this.buildMany([source]);
+  async build(source: string, inputs: BuildInputs = {}): Promise<NativeObject> {
+    const [obj] = await this.buildMany([source], inputs);
     return obj!;
   }
 
   /** Builds several sources; identical ones share one compile, distinct ones compile in parallel processes. */
-  async buildMany(sources: readonly string[]): Promise<NativeObject[]> {
+  async buildMany(sources: readonly string[], inputs: BuildInputs = {}): Promise<NativeObject[]> {
     const fresh: { job: Job; settle: Settle }[] = [];
     const results = sources.map((source) => {
-      const key = this.objectKey(source);
+      const key = this.objectKey(source, inputs);
       const existing = this.#inflight.get(key);
       if (existing) return existing;
       const stored = this.store.get(key);
       if (stored) return Promise.resolve(this.#object(key, stored, false));
-      const job = this.#job(key, source);
+      const job = this.#job(key, source, inputs);
       const { promise, settle } = deferred();
       this.#inflight.set(job.key, promise);
       fresh.push({ job, settle });
@@ -154,20 +172,20 @@ export class NativeBuilder {
   }
 
   /** Synchronous build (for the synchronous JIT path). */
-  buildSync(source: string): NativeObject {
-    return this.buildManySync([source])[0]!;
+  buildSync(source: string, inputs: BuildInputs = {}): NativeObject {
+    return this.buildManySync([source], inputs)[0]!;
   }
 
   /** Synchronous buildMany: distinct sources still compile in parallel processes (one shell runs them). */
-  buildManySync(sources: readonly string[]): NativeObject[] {
+  buildManySync(sources: readonly string[], inputs: BuildInputs = {}): NativeObject[] {
     const done = new Map<string, NativeObject>();
     const todo = new Map<string, Job>();
     for (const source of sources) {
-      const key = this.objectKey(source);
+      const key = this.objectKey(source, inputs);
       if (done.has(key) || todo.has(key)) continue;
       const stored = this.store.get(key);
       if (stored) done.set(key, this.#object(key, stored, false));
-      else todo.set(key, this.#job(key, source));
+      else todo.set(key, this.#job(key, source, inputs));
     }
     const jobs = [...todo.values()];
     for (let i = 0; i < jobs.length; i += this.jobs) {
@@ -175,13 +193,14 @@ export class NativeBuilder {
       this.#compileWaveSync(wave);
       for (const job of wave) done.set(job.key, this.#store(job));
     }
-    return sources.map((source) => done.get(this.objectKey(source))!);
+    return sources.map((source) => done.get(this.objectKey(source, inputs))!);
   }
 
-  #job(key: string, source: string): Job {
+  #job(key: string, source: string, inputs: BuildInputs): Job {
     const dir = this.#builds();
     const tag = `${process.pid}.${Math.random().toString(36).slice(2, 10)}`;
-    return { key, source, sourcePath: join(dir, `${key}.${tag}.c`), outPath: join(dir, `${key}.${tag}.so`) };
+    const ext = inputs.relocatable ? "o" : "so";
+    return { key, source, sourcePath: join(dir, `${key}.${tag}.c`), outPath: join(dir, `${key}.${tag}.${ext}`), inputs };
   }
 
   #object(key: string, object: VerifiedObject, compiled: boolean): NativeObject {
@@ -198,11 +217,28 @@ export class NativeBuilder {
     }
     rmSync(job.outPath, { force: true });
     rmSync(job.sourcePath, { force: true });
-    return this.#object(job.key, this.store.put(job.key, bytes), true);
+    return this.#object(job.key, this.store.put(job.key, bytes, job.inputs.relocatable ? "o" : "so"), true);
   }
 
   #args(job: Job): string[] {
-    return [...this.flags, `-I${findNodeApiInclude()}`, "-o", job.outPath, job.sourcePath, "-lm"];
+    const { includeDirs = [], linkWith = [], relocatable = false } = job.inputs;
+    const flags = relocatable ? [...this.flags.filter((f) => f !== "-shared"), ...SECTION_PER_FUNCTION, "-c"] : this.flags;
+    const includes = [findNodeApiInclude(), ...includeDirs].map((d) => `-I${d}`);
+    const link = linkWith.length ? [...linkWith.map((o) => this.#linkable(o)), DROP_UNREACHED] : [];
+    return [...flags, ...includes, "-o", job.outPath, job.sourcePath, ...link, ...(relocatable ? [] : ["-lm"])];
+  }
+
+  readonly #linkables = new Map<string, string>();
+
+  /** A linked object's verified bytes as a fresh file in the private build folder (the linker reads no stored path). */
+  #linkable(object: NativeObject): string {
+    let path = this.#linkables.get(object.sha256);
+    if (!path) {
+      path = join(this.#builds(), `${object.sha256}.o`);
+      writeFreshFile(path, object.bytes);
+      this.#linkables.set(object.sha256, path);
+    }
+    return path;
   }
 
   /** Writes the source into the private build folder and counts the invocation. */

@@ -13,10 +13,14 @@ import {
 import { removeAtExit } from "./temp-dirs.js";
 import { type VerifiedObject, hashedObject } from "./verified-object.js";
 
+/** A shared object (`.so`, loaded) or a relocatable one (`.o`, linked into others: the runtime). */
+export type ObjectKind = "so" | "o";
+
 interface ObjectRecord {
   readonly v: 1;
   readonly sha256: string;
   readonly size: number;
+  readonly kind?: ObjectKind;
   readonly mac?: string;
 }
 
@@ -26,7 +30,7 @@ const KEY = /^[\w.-]{1,200}$/;
 function isRecord(r: unknown): r is ObjectRecord {
   const x = r as ObjectRecord;
   return !!x && typeof x === "object" && x.v === RECORD_VERSION && typeof x.sha256 === "string" && /^[0-9a-f]{64}$/.test(x.sha256) &&
-    Number.isSafeInteger(x.size) && x.size > 0 && (x.mac === undefined || typeof x.mac === "string");
+    Number.isSafeInteger(x.size) && x.size > 0 && (x.kind === undefined || x.kind === "so" || x.kind === "o") && (x.mac === undefined || typeof x.mac === "string");
 }
 
 /** The MAC of a record: binds the key to the digest, so a signed object cannot be moved to another key. */
@@ -80,7 +84,7 @@ export class ObjectStore {
   }
 
   #recordPath = (key: string) => join(this.dir, `${checkKey(key)}.ref`);
-  #objectPath = (sha: string) => join(this.dir, `${sha}.so`);
+  #objectPath = (sha: string, kind: ObjectKind = "so") => join(this.dir, `${sha}.${kind}`);
 
   /** The object recorded for `key`, verified; undefined when absent or refused (refusals are logged and removed). */
   get(key: string): VerifiedObject | undefined {
@@ -108,7 +112,7 @@ export class ObjectStore {
     if (signingKey !== undefined && !sameDigest(record.mac, macOf(signingKey, key, record.sha256))) {
       return { reason: record.mac === undefined ? "not signed with KILN_CACHE_SIGNING_KEY" : "signature does not match KILN_CACHE_SIGNING_KEY", recorded: record.sha256 };
     }
-    const objectPath = this.#objectPath(record.sha256);
+    const objectPath = this.#objectPath(record.sha256, record.kind);
     let bytes: Uint8Array;
     try {
       if (!trustedStat(objectPath, "file")) return { reason: "object missing", recorded: record.sha256 };
@@ -133,13 +137,15 @@ export class ObjectStore {
   }
 
   /** Records `bytes` as the object for `key` (best effort: an unwritable store keeps them in memory only). */
-  put(key: string, bytes: Uint8Array): VerifiedObject {
+  put(key: string, bytes: Uint8Array, kind: ObjectKind = "so"): VerifiedObject {
     const object = hashedObject(bytes);
     if (!this.#writable) return object;
     const signingKey = readEnv().signingKey;
-    const record: ObjectRecord = { v: RECORD_VERSION, sha256: object.sha256, size: bytes.length, ...(signingKey ? { mac: macOf(signingKey, key, object.sha256) } : {}) };
+    const record: ObjectRecord = {
+      v: RECORD_VERSION, sha256: object.sha256, size: bytes.length, ...(kind === "so" ? {} : { kind }), ...(signingKey ? { mac: macOf(signingKey, key, object.sha256) } : {}),
+    };
     try {
-      writeFileAtomic(this.#objectPath(object.sha256), bytes);
+      writeFileAtomic(this.#objectPath(object.sha256, kind), bytes);
       writeFileAtomic(this.#recordPath(key), JSON.stringify(record));
     } catch (e) {
       this.#writable = false;
@@ -158,7 +164,7 @@ export class ObjectStore {
     logLine(`object ${key.slice(0, 16)} in ${this.dir} refused: ${reason}; ${this.#writable ? "removed, rebuilding" : "rebuilding in memory"}`);
     if (this.#writable) {
       rmSync(this.#recordPath(key), { force: true });
-      if (sha256) rmSync(this.#objectPath(sha256), { force: true });
+      if (sha256) for (const kind of ["so", "o"] as const) rmSync(this.#objectPath(sha256, kind), { force: true });
     }
     return undefined;
   }

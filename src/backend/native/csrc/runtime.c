@@ -1,39 +1,15 @@
-// The native runtime's C source, prepended to every shared object: ISA selection, errors, thread pool and arena.
-//
-// Every object carries its own copy (objects must load alone, on machines without a compiler), so all of it is
-// `static` and the object exports only its N-API entry. The pool is ours rather than OpenMP's: no libgomp at load
-// time, and a dispatch costs a cache-line handoff (see bench/native.ts for the measured overhead of both).
+/* runtime.c: errors, the thread pool, the arena and scratch memory of the native runtime.
 
-export const RUNTIME_C = String.raw`
-/* ---- kiln native runtime ---- */
-#include <stdint.h>
-#include <stddef.h>
-#include <stdlib.h>
-#include <string.h>
+   Linked into every model's object (objects must load alone, on machines without a compiler), with hidden
+   visibility, so each object has its own pool. The pool is ours rather than OpenMP's: no libgomp at load time,
+   and a dispatch costs a cache-line handoff (see bench/native.ts for the measured overhead of both). */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
-#include <sched.h>
 
-#define KILN_API static __attribute__((unused))
-#define KILN_INLINE static inline __attribute__((always_inline, unused))
-/* A read prefetch into L2 (prefetcht1 on x86); never faults, even past the end of a buffer. */
-#define KILN_PREFETCH_L2(p) __builtin_prefetch((const void*)(p), 0, 2)
+#include "kiln_runtime.h"
 
-/* The instruction set the kernels are compiled for, chosen by the compiler flags of the target. */
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
-#define KILN_ISA_AVX512 1
-#define KILN_ISA "avx512"
-#elif defined(__AVX2__) && defined(__FMA__)
-#define KILN_ISA_AVX2 1
-#define KILN_ISA "avx2"
-#else
-#define KILN_ISA_PORTABLE 1
-#define KILN_ISA "portable"
-#endif
-#if defined(KILN_ISA_AVX512) && defined(__AVX512BF16__)
-#define KILN_HAS_BF16DOT 1
-#endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define KILN_PAUSE() _mm_pause()
@@ -43,18 +19,18 @@ export const RUNTIME_C = String.raw`
 #define KILN_PAUSE() ((void)0)
 #endif
 
-/* ---- errors: a kernel (on any pool thread) or the wrapper reports a failure; the glue throws it after the call.
-   The first message wins; messages are static strings. ---- */
+/* ---- errors ---- */
 static _Atomic(const char*) kiln_error_message;
-KILN_API void kiln_fail(const char* message) {
+
+void kiln_fail(const char* message) {
   const char* none = NULL;
   atomic_compare_exchange_strong(&kiln_error_message, &none, message);
 }
 
+const char* kiln_take_error(void) { return atomic_exchange(&kiln_error_message, NULL); }
+
 /* ---- thread pool: workers spin for a while after each job, then sleep on a condition variable ---- */
-#define KILN_MAX_THREADS 256
 #define KILN_SPIN_NS 200000
-typedef void (*kiln_task_fn)(void* ctx, int tid, int nth);
 
 static struct {
   pthread_mutex_t dispatch;   /* one dispatcher at a time; others run their job inline */
@@ -134,19 +110,16 @@ static int kiln_pool_grow(int threads) {
   return kiln_pool.workers + 1 < threads ? kiln_pool.workers + 1 : threads;
 }
 
-KILN_API int kiln_num_threads(void) {
+int kiln_num_threads(void) {
   int n = atomic_load_explicit(&kiln_pool.threads, memory_order_relaxed);
   return n > 0 ? n : 1;
 }
 
-/* Takes effect at the next parallel region; workers are started on demand and never stopped before unload. */
-KILN_API void kiln_set_num_threads(int n) {
+void kiln_set_num_threads(int n) {
   atomic_store(&kiln_pool.threads, n < 1 ? 1 : n > KILN_MAX_THREADS ? KILN_MAX_THREADS : n);
 }
 
-/* Runs fn(ctx, tid, nth) on nth threads (the caller is tid 0) and returns when all are done.
-   Nested calls, and calls while another thread dispatches, run inline with nth = 1. */
-KILN_API void kiln_parallel(kiln_task_fn fn, void* ctx) {
+void kiln_parallel(kiln_task_fn fn, void* ctx) {
   int nth = kiln_num_threads();
   if (nth <= 1 || kiln_in_job || pthread_mutex_trylock(&kiln_pool.dispatch) != 0) {
     fn(ctx, 0, 1);
@@ -173,7 +146,6 @@ KILN_API void kiln_parallel(kiln_task_fn fn, void* ctx) {
   pthread_mutex_unlock(&kiln_pool.dispatch);
 }
 
-typedef void (*kiln_range_fn)(void* ctx, int64_t begin, int64_t end);
 typedef struct { kiln_range_fn fn; void* ctx; int64_t n, grain; } kiln_for_job;
 
 static void kiln_for_task(void* p, int tid, int nth) {
@@ -184,8 +156,7 @@ static void kiln_for_task(void* p, int tid, int nth) {
   if (lo < hi) job->fn(job->ctx, lo, hi);
 }
 
-/* Splits [0, n) into one contiguous range per thread, each a multiple of grain (except the last). */
-KILN_API void kiln_parallel_for(int64_t n, int64_t grain, kiln_range_fn fn, void* ctx) {
+void kiln_parallel_for(int64_t n, int64_t grain, kiln_range_fn fn, void* ctx) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
   if (n <= grain || kiln_num_threads() <= 1) { fn(ctx, 0, n); return; }
@@ -203,15 +174,10 @@ static void kiln_pool_stop(void) {
   pthread_mutex_unlock(&kiln_pool.dispatch);
 }
 
-/* ---- arena: one 64-byte-aligned block for the memory plan, grown on demand and reused across calls ---- */
-typedef struct { unsigned char* base; size_t cap; } kiln_arena;
-/* Per calling thread, so JS worker threads running the same object never share one. */
-static _Thread_local kiln_arena kiln_default_arena;
+/* ---- memory ---- */
+_Thread_local kiln_arena kiln_default_arena;
 
-KILN_INLINE size_t kiln_align64(size_t n) { return (n + 63) & ~(size_t)63; }
-
-/* Returns a block of at least bytes (64-aligned), or NULL after kiln_fail. Earlier contents are not kept. */
-KILN_API void* kiln_arena_reserve(kiln_arena* a, size_t bytes) {
+void* kiln_arena_reserve(kiln_arena* a, size_t bytes) {
   if (bytes <= a->cap) return a->base;
   size_t cap = kiln_align64(bytes > a->cap + a->cap / 2 ? bytes : a->cap + a->cap / 2);
   free(a->base);
@@ -221,23 +187,22 @@ KILN_API void* kiln_arena_reserve(kiln_arena* a, size_t bytes) {
   return a->base;
 }
 
-KILN_API void kiln_arena_release(kiln_arena* a) {
+void kiln_arena_release(kiln_arena* a) {
   free(a->base);
   a->base = NULL;
   a->cap = 0;
 }
 
-/* Scratch for kernels (packing, conversions): 64-aligned, freed by the caller with free(). */
-KILN_API void* kiln_scratch(size_t bytes) {
+void* kiln_scratch(size_t bytes) {
   void* p = aligned_alloc(64, kiln_align64(bytes ? bytes : 64));
   if (!p) kiln_fail("kiln scratch: out of memory");
   return p;
 }
 
-/* Per-thread scratch (packed panels): grows on demand, kept for the thread's life, valid until the thread's next call. */
 static _Thread_local void* kiln_tls_scratch;
 static _Thread_local size_t kiln_tls_scratch_cap;
-KILN_API void* kiln_thread_scratch(size_t bytes) {
+
+void* kiln_thread_scratch(size_t bytes) {
   if (bytes > kiln_tls_scratch_cap) {
     free(kiln_tls_scratch);
     kiln_tls_scratch_cap = kiln_align64(bytes);
@@ -250,18 +215,19 @@ KILN_API void* kiln_thread_scratch(size_t bytes) {
   return kiln_tls_scratch;
 }
 
-/* ---- bf16 / f16 scalars (round to nearest even, as src/tensor/half.ts) ---- */
-KILN_INLINE float kiln_bf16_to_f32(uint16_t h) {
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
+/* ---- users: the pool and arena are shared by every Node environment that loads this object ---- */
+void kiln_runtime_attach(void) {
+  pthread_mutex_lock(&kiln_pool.mu);
+  kiln_pool.users++;
+  pthread_mutex_unlock(&kiln_pool.mu);
 }
 
-KILN_INLINE uint16_t kiln_f32_to_bf16(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) return (uint16_t)((u >> 16) | 0x40);
-  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+void kiln_runtime_detach(void) {
+  pthread_mutex_lock(&kiln_pool.mu);
+  int last = --kiln_pool.users == 0;
+  pthread_mutex_unlock(&kiln_pool.mu);
+  if (last) {
+    kiln_pool_stop();
+    kiln_arena_release(&kiln_default_arena);
+  }
 }
-`;

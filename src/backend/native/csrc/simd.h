@@ -1,10 +1,14 @@
-// The C vector layer the kernel templates are written against: one `kv` type and a few operations per ISA.
-//
-// AVX-512 (16 lanes) and AVX2 (8 lanes) use intrinsics; the portable path uses GCC/Clang vector extensions
-// (4 lanes, SSE2 on x86-64, NEON on arm64). bf16 loads widen 16-bit words into f32 lanes (a shift by 16).
+/* simd.h: the vector layer the kernel templates are written against: one `kv` type and a few operations per ISA.
+   AVX-512 (16 lanes) and AVX2 (8 lanes) use intrinsics; the portable path uses GCC/Clang vector extensions
+   (4 lanes, SSE2 on x86-64, NEON on arm64). bf16 loads widen 16-bit words into f32 lanes (a shift by 16). */
+#ifndef KILN_SIMD_H
+#define KILN_SIMD_H
 
-export const SIMD_C = String.raw`
-/* ---- kiln vector layer ---- */
+#include "kiln_runtime.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 #if defined(KILN_ISA_AVX512)
 typedef __m512 kv;
 typedef __m128 kv4;
@@ -92,4 +96,5 @@ KILN_INLINE kv4 kv_sum4(kv a, kv b, kv c, kv d) { kv4 r = {kv_sum(a), kv_sum(b),
 KILN_INLINE void kv4_store(float* p, kv4 v) { memcpy(p, &v, sizeof v); }
 KILN_INLINE float kv4_get(kv4 v, int i) { return v[i]; }
 #endif
-`;
+
+#endif

@@ -1,0 +1,11 @@
+/* attention_bf16kv.c: the paged-attention kernels and entry point over a bf16 cache (widened in registers) (attention_cache.inc; the driver is
+   attention.c). */
+#include "attention.h"
+
+#define ATT_ENTRY kiln_paged_attention_bf16kv
+#define ATT_FN(x) att_bf16_##x
+#define ATT_T uint16_t
+#define ATT_LOAD(p) kv_load_bf16(p)
+#define ATT_LOAD_PART(p, n) kv_load_bf16_part(p, n)
+#define ATT_WIDEN_K 1
+#include "attention_cache.inc"
