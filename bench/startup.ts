@@ -2,7 +2,7 @@
 // cold start with the runtime's objects already built ("cold+rt": the program's own C only) vs warm start (bundle
 // load + dlopen) of a 28-layer Qwen3-0.6B-shaped decoder and a 4-layer tiny one, each in a fresh process.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,11 +30,17 @@ function bundleBytes(cache: string): number {
   return readdirSync(join(cache, "aot"), { recursive: true }).map(String).filter((f) => f.endsWith(".kiln")).reduce((n, f) => n + statSync(join(cache, "aot", f)).size, 0);
 }
 
-/** A fresh cache holding only the native runtime's objects (relocatable `.o`) of `from`. */
+/** A fresh cache holding only the native runtime's objects (relocatable `.o`, with their store records) of `from`. */
 function cacheWithRuntime(from: string): string {
   const cache = mkdtempSync(join(tmpdir(), "kiln-startup-"));
-  mkdirSync(join(cache, "objects"), { mode: 0o700 });
-  for (const f of readdirSync(join(from, "objects")).filter((f) => f.endsWith(".o"))) copyFileSync(join(from, "objects", f), join(cache, "objects", f));
+  const [src, dst] = [join(from, "objects"), join(cache, "objects")];
+  mkdirSync(dst, { mode: 0o700 });
+  for (const f of readdirSync(src).filter((f) => f.endsWith(".ref"))) {
+    const record = JSON.parse(readFileSync(join(src, f), "utf8")) as { sha256: string; kind?: string };
+    if (record.kind !== "o") continue;
+    copyFileSync(join(src, f), join(dst, f));
+    copyFileSync(join(src, `${record.sha256}.o`), join(dst, `${record.sha256}.o`));
+  }
   return cache;
 }
 
