@@ -5,7 +5,11 @@ import type { Program } from "../codegen/index.js";
 import { ArgumentError, DTypeError, ShapeError } from "../util/index.js";
 
 export interface Executable {
-  run(inputs: readonly Tensor[]): Tensor[];
+  /**
+   * Runs the program. `env` (the symbol values the caller's guards already bound and checked, with every input's
+   * dtype and shape) skips binding them again; without it, symbols are bound and every input checked here.
+   */
+  run(inputs: readonly Tensor[], env?: Readonly<Record<string, number>>): Tensor[];
   readonly kernelCount: number;
 }
 
@@ -18,8 +22,11 @@ export function createExecutable(program: Program, run: ProgramEntry): Executabl
   const sizes = program.buffers.map((b) => dimFromJSON(b.size));
   const slotSizes = program.plan.slots.map((s) => s.sizes.map(dimFromJSON));
   const constants = new Map(program.buffers.filter((b) => b.kind === "const").map((b) => [b.id, encodeValues(b.dtype, b.values!.map(Number))]));
-  let cachedKey = "";
+  // Temp slots are sized by the symbol values and reused while they stay the same (compared value by value).
+  const symbolNames = program.symbols.map((s) => s.name);
+  let cachedValues: number[] | undefined;
   let cachedSlots: Storage[] = [];
+  const sameValues = (env: Readonly<Record<string, number>>) => cachedValues !== undefined && symbolNames.every((n, i) => env[n] === cachedValues![i]);
 
   const bindSymbols = (inputs: readonly Tensor[]): Record<string, number> => {
     if (inputs.length !== program.inputs.length) {
@@ -41,12 +48,11 @@ export function createExecutable(program: Program, run: ProgramEntry): Executabl
 
   return {
     kernelCount: program.report.kernels,
-    run(inputs) {
-      const env = bindSymbols(inputs);
-      const key = JSON.stringify(env);
-      if (key !== cachedKey) {
+    run(inputs, checked) {
+      const env = checked ?? bindSymbols(inputs);
+      if (!sameValues(env)) {
         cachedSlots = program.plan.slots.map((s, i) => allocStorage(s.dtype, Math.max(0, ...slotSizes[i]!.map((d) => evalDim(d, env)))));
-        cachedKey = key;
+        cachedValues = symbolNames.map((n) => env[n]!);
       }
       const buffers: Storage[] = program.buffers.map((b) => {
         switch (b.kind) {

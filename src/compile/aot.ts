@@ -12,7 +12,8 @@ import { BUNDLE_FORMAT_VERSION, type KeyFactors, computeCacheKey, decodeBundle, 
 import { ArgumentError, BundleCorruptError, GuardMismatchError, KilnError, bump, readEnv, sha256Hex } from "../util/index.js";
 import { checkManifestShape, checkProgramShape, parseSection } from "./bundle-schema.js";
 import { compileGraph } from "./compile-graph.js";
-import { buildGuards } from "./guards.js";
+import { type GuardResult, buildGuards } from "./guards.js";
+import { BoundSlots } from "./bound-slots.js";
 import { compilerFingerprint, hostFactors } from "./host.js";
 import { KILN_VERSION } from "./version.js";
 
@@ -101,8 +102,9 @@ export class CompiledFunction {
   /** A loaded function re-serialises to the bytes it was loaded from. */
   #bytes: Uint8Array | undefined;
   readonly #executable: Executable;
-  readonly #check: (args: readonly unknown[]) => ReturnType<ReturnType<typeof buildGuards>>;
-  #module: TraceableModule<Tensor> | undefined;
+  readonly #check: (args: readonly unknown[]) => GuardResult;
+  readonly #tensorArgs: readonly number[];
+  #slots: BoundSlots | undefined;
   #calls = 0;
 
   constructor(manifest: Manifest, program: Program, graphJson: string, object: Uint8Array | undefined, executable: Executable, module?: TraceableModule<Tensor>) {
@@ -111,11 +113,12 @@ export class CompiledFunction {
     this.#graphJson = graphJson;
     this.#object = object;
     this.#executable = executable;
-    this.#module = module;
     const specs: ArgSpec[] = manifest.args.map((a) =>
       a.kind === "tensor" ? { kind: "tensor", name: a.name, dtype: a.dtype as never, shape: a.shape.map(dimFromJSON) as Dim[] } : a,
     );
     this.#check = buildGuards(specs, manifest.symbols);
+    this.#tensorArgs = manifest.args.flatMap((a, i) => (a.kind === "tensor" ? [i] : []));
+    if (module) this.bind(module);
   }
 
   /** Marks this function as loaded from `bytes` (serialize() returns them as they are). */
@@ -126,7 +129,10 @@ export class CompiledFunction {
 
   /** Binds the module whose current parameters are passed as inputs (weights are never in the bundle). */
   bind(module: TraceableModule<Tensor>): this {
-    this.#module = module;
+    const inputs = this.#program.inputs;
+    const first = this.#tensorArgs.length;
+    const specs = this.manifest.slots.map((s, j) => ({ name: s.name, dtype: inputs[first + j]!.dtype, shape: inputs[first + j]!.shape }));
+    this.#slots = new BoundSlots(module, specs, this.manifest.tied_slots ?? [], `compiled ${this.manifest.prefix}`);
     return this;
   }
 
@@ -134,26 +140,29 @@ export class CompiledFunction {
     return this.#calls;
   }
 
-  /** Runs the compiled code; an input that breaks a guard is an error (an AOT function never recompiles). */
-  call(...args: unknown[]): unknown {
-    const failure = this.#check(args);
-    if (failure) throw new GuardMismatchError(failure.guard, failure.expected, failure.got, `compiled ${this.manifest.prefix}`);
+  /** Checks a call against the guards without throwing: the symbol values it binds, or why it does not match. */
+  match(args: readonly unknown[]): GuardResult {
+    return this.#check(args);
+  }
+
+  /** Runs a call whose guards `match` accepted, with the symbol values it returned (no second check). */
+  run(args: readonly unknown[], env: Record<string, number>): unknown {
     const inputs: Tensor[] = [];
-    this.manifest.args.forEach((a, i) => a.kind === "tensor" && inputs.push(args[i] as Tensor));
+    for (const i of this.#tensorArgs) inputs.push(args[i] as Tensor);
     if (this.manifest.slots.length) {
-      if (!this.#module) throw new ArgumentError(this.manifest.prefix, "this compiled function takes module parameters: bind(module) first");
-      const slots = new Map(this.#module.namedTensorSlots().map((s) => [s.name, s]));
-      for (const s of this.manifest.slots) {
-        const slot = slots.get(s.name);
-        if (!slot) throw new ArgumentError(this.manifest.prefix, `the bound module has no parameter '${s.name}'`);
-        inputs.push(slot.get());
-      }
-      for (const s of this.manifest.tied_slots ?? []) {
-        if (slots.get(s.name)?.get() !== slots.get(s.sameAs)?.get()) throw new GuardMismatchError(`${s.name} is ${s.sameAs}`, "the same tensor (tied)", "a different tensor", `compiled ${this.manifest.prefix}`);
-      }
+      if (!this.#slots) throw new ArgumentError(this.manifest.prefix, "this compiled function takes module parameters: bind(module) first");
+      this.#slots.appendTo(inputs);
     }
     this.#calls++;
-    return unflattenTree(this.manifest.output_spec, this.#executable.run(inputs));
+    bump("compiledCalls");
+    return unflattenTree(this.manifest.output_spec, this.#executable.run(inputs, env));
+  }
+
+  /** Runs the compiled code; an input that breaks a guard is an error (an AOT function never recompiles). */
+  call(...args: unknown[]): unknown {
+    const checked = this.#check(args);
+    if (checked.failure) throw new GuardMismatchError(checked.failure.guard, checked.failure.expected, checked.failure.got, `compiled ${this.manifest.prefix}`);
+    return this.run(args, checked.env);
   }
 
   /** The bundle: manifest, graph, program (with sources), and the shared object for native code. */

@@ -7,7 +7,7 @@ import {
 } from "../trace/index.js";
 import { ArgumentError, RecompileError, logLine, logTopic } from "../util/index.js";
 import { type CompiledGraph, compileGraph } from "./compile-graph.js";
-import { type GuardFailure, buildGuards, buildSlotGuards } from "./guards.js";
+import { type GuardFailure, type GuardResult, buildGuards, buildSlotGuards } from "./guards.js";
 import { getStance } from "./stance.js";
 
 export interface CompileOptions {
@@ -56,7 +56,7 @@ type SlotMap = ReadonlyMap<string, TensorSlot<Tensor>>;
 interface Entry {
   readonly traced: TraceResult;
   readonly compiled: CompiledGraph;
-  readonly check: (args: readonly unknown[]) => GuardFailure | undefined;
+  readonly check: (args: readonly unknown[]) => GuardResult;
   readonly checkSlots: (slots: SlotMap) => GuardFailure | undefined;
 }
 
@@ -84,11 +84,11 @@ export function compile(target: AnyFn | TraceableModule<Tensor>, options: Compil
 
   const slotMap = (): SlotMap => (module ? new Map(module.namedTensorSlots().map((s) => [s.name, s])) : NO_SLOTS);
 
-  const run = (entry: Entry, args: readonly unknown[], slots: SlotMap): unknown => {
+  const run = (entry: Entry, args: readonly unknown[], slots: SlotMap, env?: Record<string, number>): unknown => {
     const inputs: Tensor[] = [];
     entry.traced.args.forEach((spec, i) => spec.kind === "tensor" && inputs.push(args[i] as Tensor));
     for (const s of entry.traced.slots) inputs.push(slots.get(s.name)!.get());
-    return unflattenTree(entry.traced.outputSpec, entry.compiled.executable.run(inputs));
+    return unflattenTree(entry.traced.outputSpec, entry.compiled.executable.run(inputs, env));
   };
 
   const compileFor = (args: readonly unknown[], failure: GuardFailure | undefined): Entry => {
@@ -136,10 +136,11 @@ export function compile(target: AnyFn | TraceableModule<Tensor>, options: Compil
     const slots = slotMap();
     let failure: GuardFailure | undefined;
     for (const entry of entries) {
-      const f = entry.check(args) ?? entry.checkSlots(slots);
+      const checked = entry.check(args);
+      const f = checked.failure ?? entry.checkSlots(slots);
       if (!f) {
         stats.cacheHits++;
-        return run(entry, args, slots);
+        return run(entry, args, slots, checked.env);
       }
       failure ??= f;
     }

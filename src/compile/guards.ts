@@ -12,12 +12,15 @@ export interface GuardFailure {
 
 type Check = (args: readonly unknown[], symbols: Record<string, number>) => GuardFailure | undefined;
 
+/** A call's guard verdict: the symbol values its inputs bind (used as is by the executable), or why it fails. */
+export type GuardResult = { readonly env: Record<string, number>; readonly failure?: undefined } | { readonly env?: undefined; readonly failure: GuardFailure };
+
 /**
  * Builds the checks once per entry; checking a call is then a few comparisons per argument:
  * the count, specialised values, dtype, rank, static dims, dynamic dims within range, and
  * duck-sized dims (one symbol) equal.
  */
-export function buildGuards(specs: readonly ArgSpec[], symbols: readonly SymbolInfo[]): (args: readonly unknown[]) => GuardFailure | undefined {
+export function buildGuards(specs: readonly ArgSpec[], symbols: readonly SymbolInfo[]): (args: readonly unknown[]) => GuardResult {
   const checks: Check[] = [];
   const count = specs.length;
   checks.push((args) => (args.length === count ? undefined : { guard: "len(args)", expected: String(count), got: String(args.length) }));
@@ -66,10 +69,10 @@ export function buildGuards(specs: readonly ArgSpec[], symbols: readonly SymbolI
   return (args) => {
     const env: Record<string, number> = {};
     for (const c of checks) {
-      const f = c(args, env);
-      if (f) return f;
+      const failure = c(args, env);
+      if (failure) return { failure };
     }
-    return undefined;
+    return { env };
   };
 }
 

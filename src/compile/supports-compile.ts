@@ -3,7 +3,8 @@
 // straight to compiled code. KILN_USE_AOT_COMPILE=0 keeps the JIT path and saves nothing.
 import type { Tensor } from "../tensor/index.js";
 import type { DynamicSpec, TraceableModule } from "../trace/index.js";
-import { GuardMismatchError, RecompileError, readEnv } from "../util/index.js";
+import { RecompileError, readEnv } from "../util/index.js";
+import type { GuardFailure } from "./guards.js";
 import type { CompiledFunction } from "./aot.js";
 import { type CacheOutcome, loadOrCompile } from "./cached.js";
 import { type CompiledFn, compile } from "./compile.js";
@@ -38,23 +39,44 @@ export function supportsCompile<C extends ModuleClass>(Base: C, options: Support
       return { outcomes: [...this.#outcomes], missReasons: [...this.#misses] };
     }
 
+    /** KILN_USE_AOT_COMPILE, read once per model: the per-call path reads no environment. */
+    #useAot: boolean | undefined;
+
     override forward(...args: never[]): unknown {
       // While tracing (or eager), the model's own forward runs.
       if (this.#inside || getStance() === "eager") return super.forward(...args);
-      if (!readEnv().useAotCompile) {
+      this.#useAot ??= readEnv().useAotCompile;
+      if (!this.#useAot) {
         this.#jit ??= compile(this.#ownForward(), { dynamic: options.dynamicArgDims, backend: options.backend, name: options.prefix });
         return this.#jit(...args);
       }
-      let failure: GuardMismatchError | undefined;
+      // The first compiled function whose guards take the call runs it: no exception, no second check.
+      let failure: GuardFailure | undefined;
       for (const fn of this.#aot) {
-        try {
-          return fn.call(...args);
-        } catch (e) {
-          if (!(e instanceof GuardMismatchError)) throw e;
-          failure = e;
-        }
+        const checked = fn.match(args);
+        if (!checked.failure) return fn.run(args, checked.env);
+        failure ??= checked.failure;
       }
       if (failure && getStance() === "fail_on_recompile") throw new RecompileError(options.prefix ?? "model", failure.guard, failure.expected, failure.got);
+      return this.#loadOrCompile(args).fn.call(...args);
+    }
+
+    /**
+     * Loads the compiled forward for inputs like `example` from the cache, or compiles and saves it, without
+     * running it (what `kiln compile` and `LLM.compile()` need). Returns where it came from.
+     */
+    compileFor(...example: never[]): CacheOutcome["source"] | "ready" {
+      this.#useAot ??= readEnv().useAotCompile;
+      if (!this.#useAot) {
+        // The JIT path compiles on a call: this one call is the compile (nothing is saved).
+        this.forward(...example);
+        return "memory";
+      }
+      if (this.#aot.some((fn) => !fn.match(example).failure)) return "ready";
+      return this.#loadOrCompile(example).source;
+    }
+
+    #loadOrCompile(args: readonly unknown[]): CacheOutcome {
       this.#inside = true;
       let outcome: CacheOutcome;
       try {
@@ -68,7 +90,7 @@ export function supportsCompile<C extends ModuleClass>(Base: C, options: Support
       this.#outcomes.push(outcome.source);
       if (outcome.reason) this.#misses.push(outcome.reason);
       this.#aot.push(outcome.fn.bind(this));
-      return outcome.fn.call(...args);
+      return outcome;
     }
 
     /** A plain function running this model's own forward (for the JIT path). */

@@ -48,7 +48,7 @@ export class LLM {
   readonly #dir: string;
   #tokenizer: TextCodec | null | undefined;
   readonly loadMs: number;
-  readonly #model: CausalLM & { compileActivity: CompileActivity };
+  readonly #model: CausalLM & { compileActivity: CompileActivity; compileFor(...example: never[]): unknown };
   readonly #engine: PagedEngine;
 
   constructor(options: LLMOptions) {
@@ -62,7 +62,7 @@ export class LLM {
     const stored = ckpt.tensors.get("model.embed_tokens.weight")!.dtype;
     const dtype: DType = options.dtype ?? (stored === "bf16" ? "bf16" : "f32");
     const Model = supportsCompile(CausalLM, { dynamicArgDims: pagedDynamicDims(ckpt.config.numHiddenLayers), prefix: "model", backend: options.backend });
-    this.#model = new Model(ckpt.config, dtype) as CausalLM & { compileActivity: CompileActivity };
+    this.#model = new Model(ckpt.config, dtype) as CausalLM & { compileActivity: CompileActivity; compileFor(...example: never[]): unknown };
     const names = new Set(this.#model.namedParameters().map(([n]) => n));
     const weights = [...ckpt.tensors].filter(([n]) => names.has(n));
     this.#model.loadStateDict(Object.fromEntries(weights.map(([n, t]) => [n, t.dtype === dtype ? t : Tensor.fromValues(dtype, t.dims, t.values())])), { strict: false });
@@ -92,13 +92,16 @@ export class LLM {
     return this.#model.compileActivity;
   }
 
-  /** Loads the compiled model from the cache, or compiles and saves it, without generating (`kiln compile`). */
+  /**
+   * Loads the compiled model from the cache, or compiles and saves it, from example inputs (one token of one
+   * sequence) — without running a forward (`kiln compile`, and before the first request).
+   */
   compile(): void {
     const cache = this.#engine.cache;
     const seq = new SequenceBlocks();
     cache.reserve(seq, 1);
     try {
-      this.#engine.forward(...(batchInputs(cache, [{ blocks: seq, tokens: [0], start: 0 }]) as [Tensor, ...Tensor[]]));
+      this.#model.compileFor(...(batchInputs(cache, [{ blocks: seq, tokens: [0], start: 0 }]) as never[]));
     } finally {
       cache.release(seq);
     }

@@ -1,7 +1,7 @@
 // Module: like torch.nn.Module — parameters, buffers and submodules found from its own fields.
 import { Tensor, shapeToString } from "../tensor/index.js";
 import type { TensorSlot, TraceableModule } from "../trace/index.js";
-import { ArgumentError, DTypeError, ShapeError } from "../util/index.js";
+import { ArgumentError, DTypeError, ShapeError, bump } from "../util/index.js";
 import { Parameter } from "./parameter.js";
 
 export interface LoadOptions {
@@ -16,12 +16,22 @@ interface Visitor {
 
 export abstract class Module implements TraceableModule<Tensor> {
   readonly #buffers = new Set<string>();
+  #slotsVersion = 0;
+
+  /**
+   * Bumped whenever Kiln changes this module's tensors (loadStateDict, registerBuffer), so a compiled function
+   * re-resolves its weight slots then and only then (assigning a tensor directly is caught per call as well).
+   */
+  get slotsVersion(): number {
+    return this.#slotsVersion;
+  }
 
   abstract forward(...args: never[]): unknown;
 
   /** Registers field `name` as a buffer: a non-weight tensor the forward reads (e.g. a RoPE table). */
   protected registerBuffer<T extends Tensor>(name: string, t: T): T {
     this.#buffers.add(name);
+    this.#slotsVersion++;
     (this as unknown as Record<string, unknown>)[name] = t;
     return t;
   }
@@ -33,6 +43,7 @@ export abstract class Module implements TraceableModule<Tensor> {
    * enclosing module is skipped.
    */
   namedTensorSlots(prefix = ""): TensorSlot<Tensor>[] {
+    bump("moduleWalks");
     const out: TensorSlot<Tensor>[] = [];
     this.#walk(prefix, new Set(), {
       slot: (owner, key, path, kind) => out.push({ name: path, kind, get: () => owner[key] as Tensor, set: (t) => (owner[key] = t) }),
@@ -137,6 +148,7 @@ export abstract class Module implements TraceableModule<Tensor> {
       const asParam = t instanceof Parameter ? t : new Parameter(t as Tensor);
       for (const s of tiedTo.get(before)!) s.set(s.kind === "param" ? asParam : (t as Tensor));
     }
+    this.#slotsVersion++;
   }
 
   /** Source text of every forward in the tree, for the trace fingerprint. */

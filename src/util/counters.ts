@@ -5,10 +5,14 @@ export type CounterName =
   /** Stored objects refused before use: damaged, unsigned, or failing to load (each is deleted and rebuilt). */
   | "objectsRejected"
   /** Verified object bytes written to a fresh private file and dlopened. */
-  | "objectsExtracted";
+  | "objectsExtracted"
+  /** Calls into compiled functions (AOT), walks of a module tree, parses of the KILN_* environment: the per-token path
+   * must show calls and nothing else. */
+  | "compiledCalls" | "moduleWalks" | "envReads";
 
 const counts: Record<CounterName, number> = {
   traces: 0, pipelines: 0, codegens: 0, compilerInvocations: 0, bundlesLoaded: 0, bundlesSaved: 0, objectsRejected: 0, objectsExtracted: 0,
+  compiledCalls: 0, moduleWalks: 0, envReads: 0,
 };
 
 export function bump(name: CounterName): void {

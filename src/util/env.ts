@@ -2,6 +2,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { ArgumentError } from "./errors.js";
+import { bump } from "./counters.js";
 
 export type Backend = "native" | "js";
 
@@ -42,6 +43,7 @@ export const MAX_THREADS = 256;
 
 /** Reads the variables now (not at import), so tests can change process.env between calls. */
 export function readEnv(): KilnEnv {
+  bump("envReads");
   const threads = process.env.KILN_NUM_THREADS;
   let numThreads: number | undefined;
   if (threads !== undefined && threads !== "") {
