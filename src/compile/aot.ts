@@ -1,19 +1,18 @@
 // Ahead-of-time compilation: aotCompile() traces and compiles once into a CompiledFunction whose
 // serialize() gives a self-contained bundle; loadCompiledFunction() checks every stored factor
 // against this process and runs it with no trace, no pass, no codegen and no C compiler.
-import { Tensor, type Dim, dimFromJSON } from "../tensor/index.js";
-import type { SymbolInfo } from "../graph/index.js";
-import { type ArgSpec, type DynamicSpec, type TraceableModule, type TreeSpec, isDynamicDim, isTraceableModule, paramNames, trace, unflattenTree } from "../trace/index.js";
+import { Tensor } from "../tensor/index.js";
+import { type DynamicSpec, type TraceResult, type TraceableModule, isDynamicDim, isTraceableModule, paramNames, trace } from "../trace/index.js";
 import type { Program } from "../codegen/index.js";
 import {
   type Executable, type NativeExecutable, getToolchain, hashedObject, hostCpuFeatures, loadJsProgram, loadNativeProgram, nativeTarget,
 } from "../backend/index.js";
-import { BUNDLE_FORMAT_VERSION, type KeyFactors, computeCacheKey, decodeBundle, diffFactors, encodeBundle } from "../cache/index.js";
-import { ArgumentError, BundleCorruptError, GuardMismatchError, KilnError, bump, readEnv, sha256Hex } from "../util/index.js";
+import { BUNDLE_FORMAT_VERSION, type KeyFactors, computeCacheKey, decodeBundle, diffFactors } from "../cache/index.js";
+import { BundleCorruptError, GuardMismatchError, KilnError, bump, readEnv, sha256Hex } from "../util/index.js";
 import { checkManifestShape, checkProgramShape, parseSection } from "./bundle-schema.js";
-import { compileGraph } from "./compile-graph.js";
-import { type GuardResult, buildGuards } from "./guards.js";
-import { BoundSlots } from "./bound-slots.js";
+import { type CompiledGraph, compileGraph } from "./compile-graph.js";
+import { type Manifest, type Variant, type VariantManifest, CompiledFunction, sectionName } from "./compiled-function.js";
+import { checkCompileSizes, specialiseCall } from "./compile-sizes.js";
 import { compilerFingerprint, hostFactors } from "./host.js";
 import { KILN_VERSION } from "./version.js";
 
@@ -27,28 +26,6 @@ export interface AotOptions {
   readonly rank?: number;
   readonly worldSize?: number;
   readonly compileSizes?: readonly number[];
-}
-
-type ArgSpecJSON = { kind: "tensor"; name: string; dtype: string; shape: unknown[] } | { kind: "value"; name: string; value: unknown };
-
-export interface Manifest {
-  readonly kiln_version: string;
-  readonly format_version: number;
-  readonly prefix: string;
-  readonly key: string;
-  readonly factors: KeyFactors;
-  readonly args: readonly ArgSpecJSON[];
-  readonly slots: readonly { name: string; kind: string }[];
-  /** Module tensors that were the same tensor as a slot when traced (tied weights); they must still be. */
-  readonly tied_slots?: readonly { name: string; kind: string; sameAs: string }[];
-  readonly output_spec: TreeSpec;
-  readonly symbols: readonly SymbolInfo[];
-  readonly backend: "native" | "js";
-  /** The C compiler that built the object (provenance; not a key factor). */
-  readonly compiler?: { readonly version: string; readonly triple: string };
-  /** sha256 of the traced graph's canonical text, for KILN_AOT_VERIFY. */
-  readonly graph_hash: string;
-  readonly report: Readonly<Record<string, number>>;
 }
 
 type Target = ((...args: never[]) => unknown) | TraceableModule<Tensor>;
@@ -94,97 +71,6 @@ export function keyFactors(target: Target, args: readonly unknown[], options: Ao
   };
 }
 
-export class CompiledFunction {
-  readonly manifest: Manifest;
-  readonly #program: Program;
-  readonly #graphJson: string;
-  readonly #object: Uint8Array | undefined;
-  /** A loaded function re-serialises to the bytes it was loaded from. */
-  #bytes: Uint8Array | undefined;
-  readonly #executable: Executable;
-  readonly #check: (args: readonly unknown[]) => GuardResult;
-  readonly #tensorArgs: readonly number[];
-  #slots: BoundSlots | undefined;
-  #calls = 0;
-
-  constructor(manifest: Manifest, program: Program, graphJson: string, object: Uint8Array | undefined, executable: Executable, module?: TraceableModule<Tensor>) {
-    this.manifest = manifest;
-    this.#program = program;
-    this.#graphJson = graphJson;
-    this.#object = object;
-    this.#executable = executable;
-    const specs: ArgSpec[] = manifest.args.map((a) =>
-      a.kind === "tensor" ? { kind: "tensor", name: a.name, dtype: a.dtype as never, shape: a.shape.map(dimFromJSON) as Dim[] } : a,
-    );
-    this.#check = buildGuards(specs, manifest.symbols);
-    this.#tensorArgs = manifest.args.flatMap((a, i) => (a.kind === "tensor" ? [i] : []));
-    if (module) this.bind(module);
-  }
-
-  /** Marks this function as loaded from `bytes` (serialize() returns them as they are). */
-  fromBytes(bytes: Uint8Array): this {
-    this.#bytes = bytes;
-    return this;
-  }
-
-  /** Binds the module whose current parameters are passed as inputs (weights are never in the bundle). */
-  bind(module: TraceableModule<Tensor>): this {
-    const inputs = this.#program.inputs;
-    const first = this.#tensorArgs.length;
-    const specs = this.manifest.slots.map((s, j) => ({ name: s.name, dtype: inputs[first + j]!.dtype, shape: inputs[first + j]!.shape }));
-    this.#slots = new BoundSlots(module, specs, this.manifest.tied_slots ?? [], `compiled ${this.manifest.prefix}`);
-    return this;
-  }
-
-  get calls(): number {
-    return this.#calls;
-  }
-
-  /** Checks a call against the guards without throwing: the symbol values it binds, or why it does not match. */
-  match(args: readonly unknown[]): GuardResult {
-    return this.#check(args);
-  }
-
-  /** Runs a call whose guards `match` accepted, with the symbol values it returned (no second check). */
-  run(args: readonly unknown[], env: Record<string, number>): unknown {
-    const inputs: Tensor[] = [];
-    for (const i of this.#tensorArgs) inputs.push(args[i] as Tensor);
-    if (this.manifest.slots.length) {
-      if (!this.#slots) throw new ArgumentError(this.manifest.prefix, "this compiled function takes module parameters: bind(module) first");
-      this.#slots.appendTo(inputs);
-    }
-    this.#calls++;
-    bump("compiledCalls");
-    return unflattenTree(this.manifest.output_spec, this.#executable.run(inputs, env));
-  }
-
-  /** Runs the compiled code; an input that breaks a guard is an error (an AOT function never recompiles). */
-  call(...args: unknown[]): unknown {
-    const checked = this.#check(args);
-    if (checked.failure) throw new GuardMismatchError(checked.failure.guard, checked.failure.expected, checked.failure.got, `compiled ${this.manifest.prefix}`);
-    return this.run(args, checked.env);
-  }
-
-  /** The bundle: manifest, graph, program (with sources), and the shared object for native code. */
-  serialize(): Uint8Array {
-    if (this.#bytes) return this.#bytes;
-    const enc = new TextEncoder();
-    // The warm path parses only "manifest" and "program"; loop IR and sources are for inspection.
-    const { kernels, js, c, ...runtime } = this.#program;
-    const sections = new Map<string, Uint8Array>([
-      ["manifest", enc.encode(JSON.stringify(this.manifest))],
-      ["program", enc.encode(JSON.stringify({ ...runtime, ...(c ? { c: { symbols: c.symbols } } : {}) }))],
-      ["source.js", enc.encode(js.source)],
-      ["graph", enc.encode(this.#graphJson)],
-      ["kernels", enc.encode(JSON.stringify(kernels))],
-    ]);
-    if (c) sections.set("source.c", enc.encode(c.source));
-    if (this.#object) sections.set("object", this.#object);
-    bump("bundlesSaved");
-    return encodeBundle(sections, { kilnVersion: KILN_VERSION, signingKey: readEnv().signingKey });
-  }
-}
-
 /** A CompiledFunction that can also be called directly: `f(x)` is `f.call(x)`. */
 export type CompiledCallable = CompiledFunction & ((...args: unknown[]) => unknown);
 
@@ -204,31 +90,45 @@ export function callable(fn: CompiledFunction): CompiledCallable {
 
 export function aotCompile(target: Target, exampleInputs: readonly unknown[], options: AotOptions = {}): CompiledCallable {
   const module = isTraceableModule(target) ? (target as TraceableModule<Tensor>) : undefined;
+  const sizes = checkCompileSizes(options.compileSizes);
   const t0 = performance.now();
   const traced = trace(target as never, exampleInputs, { dynamic: options.dynamic });
   const t1 = performance.now();
   const compiled = compileGraph(traced.graph, { backend: options.backend });
+  const general = variantOf(undefined, traced, compiled);
+  // Each compile size: traced again with the token count static, compiled beside the general program.
+  const names = paramNames(module ? module.forward : (target as (...args: never[]) => unknown));
+  const specialised = sizes.map((size) => {
+    const call = specialiseCall(traced, exampleInputs, options.dynamic, names, size);
+    const t = trace(target as never, call.args, { dynamic: call.dynamic });
+    return variantOf(size, t, compileGraph(t.graph, { backend: compiled.backend }));
+  });
+  const t2 = performance.now();
   const factors = keyFactors(target, exampleInputs, options, compiled.backend);
-  const { key } = computeCacheKey(factors);
-  const object = compiled.backend === "native" ? (compiled.executable as NativeExecutable).object : undefined;
   const manifest: Manifest = {
     kiln_version: KILN_VERSION,
     format_version: BUNDLE_FORMAT_VERSION,
     prefix: options.prefix ?? "model",
-    key,
+    key: computeCacheKey(factors).key,
     factors,
-    args: JSON.parse(JSON.stringify(traced.args)),
+    args: general.args,
     slots: traced.slots,
     ...(traced.tiedSlots.length ? { tied_slots: traced.tiedSlots } : {}),
     output_spec: traced.outputSpec,
     symbols: traced.graph.symbols,
+    ...(specialised.length ? { variants: specialised.map((v) => ({ size: v.size!, args: v.args, symbols: v.symbols })) } : {}),
     backend: compiled.backend,
     ...(compiled.backend === "native" ? { compiler: { version: getToolchain().compiler.version, triple: getToolchain().compiler.target } } : {}),
     graph_hash: sha256Hex(traced.graph.toString()),
-    report: { trace: t1 - t0, ...compiled.times },
+    report: { trace: t1 - t0, ...compiled.times, ...(specialised.length ? { compile_sizes: t2 - (t1 + compiled.times.passes + compiled.times.codegen + compiled.times.load) } : {}) },
   };
-  // The very bytes that were verified and loaded, never re-read from a path.
-  return callable(new CompiledFunction(manifest, compiled.program, JSON.stringify(traced.graph.toJSON()), object?.bytes, compiled.executable, module));
+  return callable(new CompiledFunction(manifest, [...specialised, general], JSON.stringify(traced.graph.toJSON()), module));
+}
+
+/** A compiled program as a variant; a native one carries the very bytes that were verified and loaded (never re-read). */
+function variantOf(size: number | undefined, traced: TraceResult, compiled: CompiledGraph): Variant {
+  const object = compiled.backend === "native" ? (compiled.executable as NativeExecutable).object.bytes : undefined;
+  return { size, args: JSON.parse(JSON.stringify(traced.args)), symbols: traced.graph.symbols, program: compiled.program, executable: compiled.executable, object };
 }
 
 export interface LoadOptions {
@@ -247,20 +147,24 @@ export interface LoadOptions {
 export function loadCompiledFunction(bytes: Uint8Array, options: LoadOptions = {}): CompiledCallable {
   const path = options.path ?? "<bundle>";
   const bundle = decodeBundle(bytes, { path, kilnVersion: KILN_VERSION, signingKey: readEnv().signingKey });
-  const { manifest, program } = readBundleContent(bundle.sections, path);
+  const { manifest, programs } = readBundleContent(bundle.sections, path);
   checkManifest(manifest, path, options.expectFactors);
-  const object = manifest.backend === "native" ? bundle.sections.get("object") : undefined;
-  if (manifest.backend === "native" && !object) throw new BundleCorruptError(path, "object", "a native bundle without its shared object");
-  let executable: Executable;
-  try {
-    executable = object ? loadNativeProgram(program, hashedObject(object, bundle.digests.get("object"))) : loadJsProgram(program);
-  } catch (e) {
-    // Checksummed content this Kiln cannot make sense of (an odd dim, JS that does not parse) is corruption too.
-    if (e instanceof KilnError) throw e;
-    throw new BundleCorruptError(path, "program", (e as Error).message);
-  }
+  const variants = programs.map(({ size, args, symbols, program }): Variant => {
+    const name = sectionName("object", size);
+    const object = manifest.backend === "native" ? bundle.sections.get(name) : undefined;
+    if (manifest.backend === "native" && !object) throw new BundleCorruptError(path, name, "a native bundle without its shared object");
+    let executable: Executable;
+    try {
+      executable = object ? loadNativeProgram(program, hashedObject(object, bundle.digests.get(name))) : loadJsProgram(program);
+    } catch (e) {
+      // Checksummed content this Kiln cannot make sense of (an odd dim, JS that does not parse) is corruption too.
+      if (e instanceof KilnError) throw e;
+      throw new BundleCorruptError(path, sectionName("program", size), (e as Error).message);
+    }
+    return { size, args, symbols, program, executable, object };
+  });
   bump("bundlesLoaded");
-  return callable(new CompiledFunction(manifest, program, "", object, executable, options.module).fromBytes(bytes));
+  return callable(new CompiledFunction(manifest, variants, "", options.module).fromBytes(bytes));
 }
 
 /**
@@ -269,13 +173,16 @@ export function loadCompiledFunction(bytes: Uint8Array, options: LoadOptions = {
  */
 export function verifyBundle(bytes: Uint8Array, path: string): Manifest {
   const bundle = decodeBundle(bytes, { path, kilnVersion: KILN_VERSION, signingKey: readEnv().signingKey });
-  const { manifest } = readBundleContent(bundle.sections, path);
+  const { manifest, programs } = readBundleContent(bundle.sections, path);
   checkManifest(manifest, path, undefined);
   if (manifest.backend === "native") {
-    const object = bundle.sections.get("object");
-    if (!object) throw new BundleCorruptError(path, "object", "a native bundle without its shared object");
-    const why = elfProblem(object);
-    if (why) throw new BundleCorruptError(path, "object", why);
+    for (const { size } of programs) {
+      const name = sectionName("object", size);
+      const object = bundle.sections.get(name);
+      if (!object) throw new BundleCorruptError(path, name, "a native bundle without its shared object");
+      const why = elfProblem(object);
+      if (why) throw new BundleCorruptError(path, name, why);
+    }
   }
   return manifest;
 }
@@ -293,22 +200,30 @@ function elfProblem(bytes: Uint8Array): string | undefined {
   return undefined;
 }
 
-/** The manifest and the runnable part of the program, shape-checked; sources are read only when needed. */
-function readBundleContent(sections: ReadonlyMap<string, Uint8Array>, path: string): { manifest: Manifest; program: Program } {
+/** The manifest and the runnable part of every program, shape-checked; sources are read only when needed. */
+function readBundleContent(sections: ReadonlyMap<string, Uint8Array>, path: string): { manifest: Manifest; programs: (VariantManifest & { size: number | undefined; program: Program })[] } {
   const manifestJson = parseSection(sections.get("manifest"), path, "manifest");
   checkManifestShape(manifestJson, path);
   const manifest = manifestJson as unknown as Manifest;
-  const stored = parseSection(sections.get("program"), path, "program");
-  checkProgramShape(stored, path);
-  let source = "";
-  if (manifest.backend === "js") {
-    const js = sections.get("source.js");
-    if (!js) throw new BundleCorruptError(path, "source.js", "section missing");
-    source = new TextDecoder().decode(js);
-  }
-  const c = stored.c as { symbols: string[] } | undefined;
-  const program = { ...stored, kernels: [], js: { source }, ...(c ? { c: { source: "", symbols: c.symbols } } : {}) } as unknown as Program;
-  return { manifest, program };
+  const signatures: { size: number | undefined; args: VariantManifest["args"]; symbols: VariantManifest["symbols"] }[] = [
+    ...(manifest.variants ?? []),
+    { size: undefined, args: manifest.args, symbols: manifest.symbols },
+  ];
+  const programs = signatures.map((sig) => {
+    const name = sectionName("program", sig.size);
+    const stored = parseSection(sections.get(name), path, name);
+    checkProgramShape(stored, path, name);
+    let source = "";
+    if (manifest.backend === "js") {
+      const js = sections.get(sectionName("source.js", sig.size));
+      if (!js) throw new BundleCorruptError(path, sectionName("source.js", sig.size), "section missing");
+      source = new TextDecoder().decode(js);
+    }
+    const c = stored.c as { symbols: string[] } | undefined;
+    const program = { ...stored, kernels: [], js: { source }, ...(c ? { c: { source: "", symbols: c.symbols } } : {}) } as unknown as Program;
+    return { ...sig, size: sig.size as number, program };
+  });
+  return { manifest, programs };
 }
 
 /** Every stored host factor must hold here; native code needs every CPU feature it was built with. */
@@ -334,3 +249,5 @@ function checkManifest(m: Manifest, path: string, expect: KeyFactors | undefined
     if (computeCacheKey(expect).key !== m.key) throw new GuardMismatchError("key", computeCacheKey(expect).key, m.key, path);
   }
 }
+
+export { CompiledFunction, type Manifest } from "./compiled-function.js";

@@ -57,6 +57,7 @@ export function checkManifestShape(m: Json, path: string): void {
   need(m.tied_slots === undefined || arrayOf(m.tied_slots, (s) => isSlot(s) && isString((s as Json).sameAs)), "tied_slots");
   need(isTreeSpec(m.output_spec), "output_spec");
   need(arrayOf(m.symbols, isSymbol), "symbols");
+  need(m.variants === undefined || arrayOf(m.variants, (v) => isObject(v) && isInt(v.size) && (v.size as number) > 0 && arrayOf(v.args, isArg) && arrayOf(v.symbols, isSymbol)), "variants");
   const f = m.factors;
   need(isObject(f), "factors");
   const factors = f as Json;
@@ -65,8 +66,8 @@ export function checkManifestShape(m: Json, path: string): void {
 }
 
 /** Checks every program field that building the executable reads. */
-export function checkProgramShape(p: Json, path: string): void {
-  const need = (ok: boolean, field: string) => require(ok, path, "program", field);
+export function checkProgramShape(p: Json, path: string, section = "program"): void {
+  const need = (ok: boolean, field: string) => require(ok, path, section, field);
   need(p.format === 1, "format");
   need(arrayOf(p.symbols, isSymbol), "symbols");
   need(arrayOf(p.inputs, (i) => isObject(i) && isString(i.name) && isString(i.dtype) && isShape(i.shape)), "inputs");

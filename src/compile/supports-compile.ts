@@ -54,7 +54,7 @@ export function supportsCompile<C extends ModuleClass>(Base: C, options: Support
       let failure: GuardFailure | undefined;
       for (const fn of this.#aot) {
         const checked = fn.match(args);
-        if (!checked.failure) return fn.run(args, checked.env);
+        if (!checked.failure) return fn.run(args, checked);
         failure ??= checked.failure;
       }
       if (failure && getStance() === "fail_on_recompile") throw new RecompileError(options.prefix ?? "model", failure.guard, failure.expected, failure.got);

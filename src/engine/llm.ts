@@ -26,6 +26,11 @@ export interface LLMOptions {
   /** Tokens the KV cache holds across the batch; default min(4096, the model's context). */
   readonly kvCacheTokens?: number;
   readonly blockSize?: number;
+  /**
+   * Token counts that get a program of their own beside the general one (vLLM's compile_sizes); default [1], the
+   * decode step. Batch sizes of continuous batching belong here too.
+   */
+  readonly compileSizes?: readonly number[];
   readonly tokenizer?: TextCodec;
   /** Called while weights load and the model compiles, for progress bars. */
   readonly onProgress?: (stage: "load" | "compile", done: number, total: number) => void;
@@ -61,7 +66,9 @@ export class LLM {
     // transformers read it). options.dtype converts.
     const stored = ckpt.tensors.get("model.embed_tokens.weight")!.dtype;
     const dtype: DType = options.dtype ?? (stored === "bf16" ? "bf16" : "f32");
-    const Model = supportsCompile(CausalLM, { dynamicArgDims: pagedDynamicDims(ckpt.config.numHiddenLayers), prefix: "model", backend: options.backend });
+    const Model = supportsCompile(CausalLM, {
+      dynamicArgDims: pagedDynamicDims(ckpt.config.numHiddenLayers), compileSizes: options.compileSizes ?? [1], prefix: "model", backend: options.backend,
+    });
     this.#model = new Model(ckpt.config, dtype) as CausalLM & { compileActivity: CompileActivity; compileFor(...example: never[]): unknown };
     const names = new Set(this.#model.namedParameters().map(([n]) => n));
     const weights = [...ckpt.tensors].filter(([n]) => names.has(n));

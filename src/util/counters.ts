@@ -8,11 +8,13 @@ export type CounterName =
   | "objectsExtracted"
   /** Calls into compiled functions (AOT), walks of a module tree, parses of the KILN_* environment: the per-token path
    * must show calls and nothing else. */
-  | "compiledCalls" | "moduleWalks" | "envReads";
+  | "compiledCalls" | "moduleWalks" | "envReads"
+  /** Compiled calls served by a program specialised for their token count (compile sizes). */
+  | "specialisedCalls";
 
 const counts: Record<CounterName, number> = {
   traces: 0, pipelines: 0, codegens: 0, compilerInvocations: 0, bundlesLoaded: 0, bundlesSaved: 0, objectsRejected: 0, objectsExtracted: 0,
-  compiledCalls: 0, moduleWalks: 0, envReads: 0,
+  compiledCalls: 0, moduleWalks: 0, envReads: 0, specialisedCalls: 0,
 };
 
 export function bump(name: CounterName): void {

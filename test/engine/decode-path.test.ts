@@ -1,4 +1,4 @@
-// The per-token path is straight: a decode step makes one compiled call and nothing else — no walk of the
+// The per-token path is straight: a decode step makes one compiled call (to the S = 1 program) and nothing else — no walk of the
 // module tree, no parse of the environment (counted) — and LLM.compile() loads or compiles from example
 // inputs without running a forward.
 import assert from "node:assert/strict";
@@ -32,7 +32,10 @@ test("LLM.compile() runs no forward; decode steps walk no module and read no env
     const c0 = counters();
     const out = llm.generateSync(prompt_ids, { maxTokens });
     const c1 = counters();
-    return { ids: out.generatedIds, calls: c1.compiledCalls - c0.compiledCalls, walks: c1.moduleWalks - c0.moduleWalks, envReads: c1.envReads - c0.envReads };
+    return {
+      ids: out.generatedIds, calls: c1.compiledCalls - c0.compiledCalls, decodes: c1.specialisedCalls - c0.specialisedCalls,
+      walks: c1.moduleWalks - c0.moduleWalks, envReads: c1.envReads - c0.envReads,
+    };
   };
   const first = run(1);
   assert.equal(first.walks, 1, "the first call resolves the weight slots: one walk");
@@ -40,6 +43,7 @@ test("LLM.compile() runs no forward; decode steps walk no module and read no env
   const long = run(greedy.length);
   assert.deepEqual(long.ids, greedy);
   assert.equal(long.calls - short.calls, greedy.length - 3, "one compiled call per extra decode step");
+  assert.equal(long.decodes - short.decodes, greedy.length - 3, "each on the program specialised for one token (compile size 1)");
   assert.equal(long.walks - short.walks, 0, "no module walk per decode step");
   assert.equal(long.envReads - short.envReads, 0, "no environment read per decode step");
   assert.equal(long.walks, 0, "not even per request: the slots stay resolved");
