@@ -41,12 +41,25 @@ export class SequenceBlocks {
   }
 }
 
+/** The fewest blocks the cache allocates at once (64 tokens of 16): small requests stay small. */
+const MIN_ALLOCATED_BLOCKS = 4;
+
+/**
+ * The cache's memory is allocated as requests need it, up to `numBlocks`: it doubles when a reservation finds no
+ * free block (copying what it holds; the block count is a dynamic dim of the compiled forward), so a process that
+ * serves short requests never pays for — nor the garbage collector scans past — a cache sized for the longest.
+ */
 export class PagedKvCache {
   readonly blockSize: number;
+  /** The most blocks the cache may hold (its capacity). */
   readonly numBlocks: number;
-  /** k0, v0, k1, v1, …: the order CausalLM's paged forward takes them. */
-  readonly tensors: readonly Tensor[];
-  readonly #free: number[];
+  readonly #dims: readonly number[];
+  readonly #dtype: DType;
+  readonly #count: number;
+  #allocated = 0;
+  #tensors: Tensor[] = [];
+  /** Free blocks among those allocated. */
+  readonly #free: number[] = [];
 
   constructor(shape: KvCacheShape, options: KvCacheOptions = {}) {
     this.blockSize = options.blockSize ?? 16;
@@ -61,22 +74,53 @@ export class PagedKvCache {
     const tooBig = (why: string) =>
       new ArgumentError("kv cache", `${tokens} tokens need ${gib(bytes)} (K and V of ${shape.layers} layers × ${shape.kvHeads} heads × ${shape.headDim} × ${ITEM_SIZE[dtype]} bytes a token): ${why}; give it fewer tokens (kvCacheTokens / --kv-cache-tokens)`);
     if (bytes > totalmem()) throw tooBig(`more than this machine's ${gib(totalmem())} of memory`);
+    this.#dims = dims.slice(1);
+    this.#dtype = dtype;
+    this.#count = 2 * shape.layers;
+    this.#tooBig = tooBig;
+  }
+
+  readonly #tooBig: (why: string) => Error;
+
+  /** k0, v0, k1, v1, …: the order CausalLM's paged forward takes them ([allocated blocks, blockSize, kvHeads, headDim]). */
+  get tensors(): readonly Tensor[] {
+    if (this.#allocated === 0) this.#grow(MIN_ALLOCATED_BLOCKS);
+    return this.#tensors;
+  }
+
+  /** Blocks whose memory is allocated now (at most numBlocks). */
+  get allocatedBlocks(): number {
+    return this.#allocated;
+  }
+
+  /** Allocates at least `extra` more blocks (doubling, within the capacity), keeping what the cache holds. */
+  #grow(extra: number): void {
+    const before = this.#allocated;
+    const after = Math.min(this.numBlocks, Math.max(before + extra, 2 * before, MIN_ALLOCATED_BLOCKS));
+    const dims = [after, ...this.#dims];
+    const size = dims.reduce((a, b) => a * b, 1);
     try {
-      this.tensors = Array.from({ length: 2 * shape.layers }, () => new Tensor(dtype, dims, allocStorage(dtype, size)));
+      this.#tensors = Array.from({ length: this.#count }, (_, i) => {
+        const storage = allocStorage(this.#dtype, size);
+        if (before > 0) (storage as Uint8Array).set(this.#tensors[i]!.storage as Uint8Array);
+        return new Tensor(this.#dtype, dims, storage);
+      });
     } catch (e) {
-      if (e instanceof RangeError) throw tooBig(`cannot allocate (${e.message})`);
+      if (e instanceof RangeError) throw this.#tooBig(`cannot allocate (${e.message})`);
       throw e;
     }
-    // Pop from the end: block 0 is handed out first.
-    this.#free = Array.from({ length: this.numBlocks }, (_, i) => this.numBlocks - 1 - i);
+    // Blocks pop from the end: free ones first, then the new ones, lowest first.
+    for (let b = before; b < after; b++) this.#free.unshift(b);
+    this.#allocated = after;
   }
 
   get capacity(): number {
     return this.numBlocks * this.blockSize;
   }
 
+  /** Blocks free to reserve: free allocated ones and the capacity not allocated yet. */
   get freeBlocks(): number {
-    return this.#free.length;
+    return this.#free.length + (this.numBlocks - this.#allocated);
   }
 
   /** Blocks needed to hold `tokens` positions. */
@@ -88,7 +132,8 @@ export class PagedKvCache {
   reserve(seq: SequenceBlocks, tokens: number): void {
     const need = this.blocksFor(tokens) - seq.blocks.length;
     if (need <= 0) return;
-    if (need > this.#free.length) throw new KvCacheFullError(need, this.#free.length, this.blockSize, this.capacity);
+    if (need > this.freeBlocks) throw new KvCacheFullError(need, this.freeBlocks, this.blockSize, this.capacity);
+    if (need > this.#free.length) this.#grow(need - this.#free.length);
     for (let i = 0; i < need; i++) seq.blocks.push(this.#free.pop()!);
   }
 

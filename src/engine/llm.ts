@@ -178,7 +178,7 @@ export class LLM {
 
   #engineParams(params: LLMParams): GenerateParams {
     const { stop, ...rest } = params;
-    const tokenizer = this.tokenizer;
+    const tokenizer = stop?.length ? this.tokenizer : undefined; // loading tokenizer.json takes a while: only for stop strings
     const stopWhen = stop?.length && tokenizer ? (ids: readonly number[]) => stopCut(tokenizer.decode(ids), stop) !== undefined : undefined;
     return { ...rest, stopIds: rest.stopIds ?? this.config.eosTokenIds, ...(stopWhen ? { stopWhen } : {}) };
   }

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { totalmem } from "node:os";
 import { test } from "node:test";
-import { PagedKvCache } from "../../src/engine/index.js";
+import { PagedKvCache, SequenceBlocks } from "../../src/engine/index.js";
 import { ArgumentError } from "../../src/util/index.js";
 
 const shape = { layers: 2, kvHeads: 2, headDim: 16 };
@@ -17,4 +17,26 @@ test("a KV cache larger than memory is refused, naming kvCacheTokens / --kv-cach
     });
   }
   assert.equal(new PagedKvCache(shape, { tokens: 64 }).capacity, 64);
+});
+
+test("the KV cache allocates as requests need it, doubling, and keeps what it holds when it grows", () => {
+  const cache = new PagedKvCache({ layers: 2, kvHeads: 1, headDim: 2 }, { tokens: 64 * 16, blockSize: 16 });
+  assert.equal(cache.allocatedBlocks, 0, "nothing allocated before the first use");
+  assert.equal(cache.freeBlocks, 64);
+  const a = new SequenceBlocks();
+  cache.reserve(a, 20);
+  assert.deepEqual(a.blocks, [0, 1]);
+  assert.equal(cache.allocatedBlocks, 4);
+  const k0 = cache.tensors[0]!;
+  (k0.storage as Float32Array)[1 * 16 * 2 + 3] = 42; // block 1, position 1, dim 1
+  const b = new SequenceBlocks();
+  cache.reserve(b, 16 * 9);
+  assert.equal(cache.allocatedBlocks, 11, "grown by at least what was needed");
+  assert.deepEqual(b.blocks, [2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.equal(cache.tensors[0]!.dims[0], 11);
+  assert.equal((cache.tensors[0]!.storage as Float32Array)[1 * 16 * 2 + 3], 42, "contents survive growth");
+  cache.release(a);
+  cache.release(b);
+  assert.equal(cache.freeBlocks, 64);
+  assert.throws(() => cache.reserve(new SequenceBlocks(), 65 * 16), /needs 65 KV cache blocks/);
 });
