@@ -1,6 +1,6 @@
 // Public face of src/backend.
 export { loadJsProgram } from "./js-backend.js";
-export { type Executable, createExecutable } from "./program-runner.js";
+export { type Executable, type RunOptions, createExecutable } from "./program-runner.js";
 export { JS_RUNTIME } from "./js-runtime.js";
 export { loadNativeProgram, nativeSource, nativeTarget, hostCpuFeatures, defaultObjectStore, type NativeExecutable } from "./native-backend.js";
 export {

@@ -101,7 +101,9 @@ export function loadNativeProgram(program: Program, prebuilt?: VerifiedObject): 
   const start = mod.calls;
   const exe = createExecutable(program, (buffers, env) => {
     order.forEach((s, i) => (symbols[i] = BigInt(env[s] ?? 0)));
+    const t0 = performance.now();
     mod.run(buffers as ArrayBufferView[], symbols);
+    bump("nativeMs", performance.now() - t0);
   });
   return { run: exe.run, kernelCount: exe.kernelCount, object, nativeCalls: () => mod.calls - start };
 }

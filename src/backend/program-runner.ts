@@ -9,8 +9,16 @@ export interface Executable {
    * Runs the program. `env` (the symbol values the caller's guards already bound and checked, with every input's
    * dtype and shape) skips binding them again; without it, symbols are bound and every input checked here.
    */
-  run(inputs: readonly Tensor[], env?: Readonly<Record<string, number>>): Tensor[];
+  run(inputs: readonly Tensor[], env?: Readonly<Record<string, number>>, options?: RunOptions): Tensor[];
   readonly kernelCount: number;
+}
+
+export interface RunOptions {
+  /**
+   * Write outputs into the previous call's output memory when sizes match: the caller consumes the results before
+   * its next call (an engine reading logits), and the process stops paying a fresh zeroed allocation per call.
+   */
+  readonly reuseOutputs?: boolean;
 }
 
 /** A backend's entry: runs every kernel over the buffers, given the symbol values. */
@@ -26,6 +34,7 @@ export function createExecutable(program: Program, run: ProgramEntry): Executabl
   const symbolNames = program.symbols.map((s) => s.name);
   let cachedValues: number[] | undefined;
   let cachedSlots: Storage[] = [];
+  const lastOutputs = new Map<number, Storage>();
   const sameValues = (env: Readonly<Record<string, number>>) => cachedValues !== undefined && symbolNames.every((n, i) => env[n] === cachedValues![i]);
 
   const bindSymbols = (inputs: readonly Tensor[]): Record<string, number> => {
@@ -48,7 +57,7 @@ export function createExecutable(program: Program, run: ProgramEntry): Executabl
 
   return {
     kernelCount: program.report.kernels,
-    run(inputs, checked) {
+    run(inputs, checked, options) {
       const env = checked ?? bindSymbols(inputs);
       if (!sameValues(env)) {
         cachedSlots = program.plan.slots.map((s, i) => allocStorage(s.dtype, Math.max(0, ...slotSizes[i]!.map((d) => evalDim(d, env)))));
@@ -64,8 +73,14 @@ export function createExecutable(program: Program, run: ProgramEntry): Executabl
             return constants.get(b.id)!;
           case "temp":
             return cachedSlots[program.plan.slotOf[b.id]!]!;
-          case "output":
-            return allocStorage(b.dtype, evalDim(sizes[b.id]!, env));
+          case "output": {
+            const n = evalDim(sizes[b.id]!, env);
+            const last = lastOutputs.get(b.id);
+            if (options?.reuseOutputs && last && last.length === n) return last;
+            const fresh = allocStorage(b.dtype, n);
+            lastOutputs.set(b.id, fresh);
+            return fresh;
+          }
           default:
             return b.kind satisfies never;
         }

@@ -5,7 +5,7 @@ import { type Dim, Tensor, dimFromJSON } from "../tensor/index.js";
 import type { SymbolInfo } from "../graph/index.js";
 import { type ArgSpec, type TraceableModule, type TreeSpec, unflattenTree } from "../trace/index.js";
 import type { Program } from "../codegen/index.js";
-import type { Executable } from "../backend/index.js";
+import type { Executable, RunOptions } from "../backend/index.js";
 import { type KeyFactors, encodeBundle } from "../cache/index.js";
 import { ArgumentError, GuardMismatchError, bump, readEnv } from "../util/index.js";
 import { type GuardFailure, buildGuards } from "./guards.js";
@@ -123,7 +123,7 @@ export class CompiledFunction {
   }
 
   /** Runs a call that `match` accepted, on the program it chose, with the symbol values it bound (no second check). */
-  run(args: readonly unknown[], matched: { readonly env: Record<string, number>; readonly variant: number }): unknown {
+  run(args: readonly unknown[], matched: { readonly env: Record<string, number>; readonly variant: number }, options?: RunOptions): unknown {
     const v = this.#variants[matched.variant]!;
     const inputs: Tensor[] = [];
     for (const i of v.tensorArgs) inputs.push(args[i] as Tensor);
@@ -135,7 +135,7 @@ export class CompiledFunction {
     v.calls++;
     bump("compiledCalls");
     if (v.size !== undefined) bump("specialisedCalls");
-    return unflattenTree(this.manifest.output_spec, v.executable.run(inputs, matched.env));
+    return unflattenTree(this.manifest.output_spec, v.executable.run(inputs, matched.env, options));
   }
 
   /** Runs the compiled code; an input that no program's guards take is an error (an AOT function never recompiles). */

@@ -17,6 +17,11 @@ export interface SupportsCompileOptions {
   readonly backend?: "native" | "js" | "auto";
   readonly rank?: number;
   readonly worldSize?: number;
+  /**
+   * A forward's results may live in memory the next forward overwrites: for callers that consume them before calling
+   * again (an engine sampling from logits), so a decode step allocates nothing for its outputs.
+   */
+  readonly reuseOutputs?: boolean;
 }
 
 type ModuleClass = abstract new (...args: never[]) => TraceableModule<Tensor>;
@@ -28,6 +33,7 @@ export interface CompileActivity {
 }
 
 export function supportsCompile<C extends ModuleClass>(Base: C, options: SupportsCompileOptions = {}): C {
+  const runOptions = { reuseOutputs: options.reuseOutputs ?? false };
   abstract class Compiled extends (Base as unknown as abstract new (...args: unknown[]) => TraceableModule<Tensor>) {
     #aot: CompiledFunction[] = [];
     #jit: CompiledFn<(...args: never[]) => unknown> | undefined;
@@ -54,7 +60,7 @@ export function supportsCompile<C extends ModuleClass>(Base: C, options: Support
       let failure: GuardFailure | undefined;
       for (const fn of this.#aot) {
         const checked = fn.match(args);
-        if (!checked.failure) return fn.run(args, checked);
+        if (!checked.failure) return fn.run(args, checked, runOptions);
         failure ??= checked.failure;
       }
       if (failure && getStance() === "fail_on_recompile") throw new RecompileError(options.prefix ?? "model", failure.guard, failure.expected, failure.got);

@@ -20,7 +20,8 @@ export interface Generation {
   readonly generatedIds: readonly number[];
   readonly finishReason: "length" | "stop";
   /** `first_token_at_ms`: when the first token was sampled, in ms since the process started (performance.now()). */
-  readonly timings: { readonly prefill_ms: number; readonly decode_ms: number; readonly first_token_at_ms?: number };
+  /** `decode_native_ms`: of decode_ms, the time inside native code (the rest is the host's: JS, sampling). */
+  readonly timings: { readonly prefill_ms: number; readonly decode_ms: number; readonly decode_native_ms?: number; readonly first_token_at_ms?: number };
 }
 
 /** `forward(ids [s] i32) → logits [s, vocab] f32`, e.g. a compiled CausalLM. */

@@ -68,6 +68,7 @@ export class LLM {
     const dtype: DType = options.dtype ?? (stored === "bf16" ? "bf16" : "f32");
     const Model = supportsCompile(CausalLM, {
       dynamicArgDims: pagedDynamicDims(ckpt.config.numHiddenLayers), compileSizes: options.compileSizes ?? [1], prefix: "model", backend: options.backend,
+      reuseOutputs: true, // the engine samples from the logits before its next forward
     });
     this.#model = new Model(ckpt.config, dtype) as CausalLM & { compileActivity: CompileActivity; compileFor(...example: never[]): unknown };
     const names = new Set(this.#model.namedParameters().map(([n]) => n));

@@ -3,7 +3,7 @@
 // attending only its own sequence's cached K/V. A sequence's result does not depend on what it
 // is batched with: same tokens as generating it alone.
 import type { Tensor } from "../tensor/index.js";
-import { ArgumentError } from "../util/index.js";
+import { ArgumentError, counters } from "../util/index.js";
 import { type BatchEntry, KvCacheFullError, PagedKvCache, SequenceBlocks, batchInputs } from "./kv-cache.js";
 import { Sampler, validateSampling } from "./sampler.js";
 import { type GenerateParams, type Generation, checkRequest } from "./generate.js";
@@ -58,6 +58,7 @@ export class PagedEngine {
     const t0 = performance.now();
     let prefillMs = 0;
     let firstTokenAt: number | undefined;
+    let nativeAtDecode = 0;
     try {
       // Reserve every sequence's whole length up front: a batch that fits never fails midway.
       const needed = seqs.reduce((n, s) => n + this.cache.blocksFor(s.prompt.length + params.maxTokens), 0);
@@ -72,7 +73,10 @@ export class PagedEngine {
           step === 0 ? { blocks: s.blocks, tokens: s.ids, start: 0 } : { blocks: s.blocks, tokens: [s.ids[s.ids.length - 1]!], start: s.ids.length - 1 },
         );
         const logits = this.forward(...(batchInputs(this.cache, entries) as [Tensor, ...Tensor[]])).values();
-        if (step === 0) prefillMs = performance.now() - t0;
+        if (step === 0) {
+          prefillMs = performance.now() - t0;
+          nativeAtDecode = counters().nativeMs;
+        }
         const sampledAt = performance.now();
         const vocab = logits.length / active.length;
         const events = active.map((s, i): TokenEvent => {
@@ -89,11 +93,12 @@ export class PagedEngine {
       for (const s of seqs) this.cache.release(s.blocks);
     }
     const decodeMs = performance.now() - t0 - prefillMs;
+    const decodeNativeMs = counters().nativeMs - nativeAtDecode;
     return seqs.map((s) => ({
       promptIds: [...s.prompt],
       generatedIds: s.ids.slice(s.prompt.length),
       finishReason: s.finishReason!,
-      timings: { prefill_ms: prefillMs, decode_ms: decodeMs, ...(firstTokenAt !== undefined ? { first_token_at_ms: firstTokenAt } : {}) },
+      timings: { prefill_ms: prefillMs, decode_ms: decodeMs, decode_native_ms: decodeNativeMs, ...(firstTokenAt !== undefined ? { first_token_at_ms: firstTokenAt } : {}) },
     }));
   }
 

@@ -28,7 +28,14 @@ export function validateSampling(p: SamplingParams): void {
 /** Index of the largest value; the first one on ties (as torch.argmax). */
 export function argmaxOf(logits: ArrayLike<number>): number {
   let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+  let bestValue = logits[0]!;
+  for (let i = 1; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (v > bestValue) {
+      best = i;
+      bestValue = v;
+    }
+  }
   return best;
 }
 
@@ -46,6 +53,8 @@ export class Sampler {
   /** Picks the next token from one row of logits; `context` holds the tokens seen so far. */
   sample(logitsRow: ArrayLike<number>, context: readonly number[] = []): number {
     const { temperature = 0, topK = 0, topP = 1, repetitionPenalty = 1 } = this.#params;
+    // Greedy decoding reads the row as it is: no copy of a vocabulary's worth of logits per token.
+    if (temperature === 0 && repetitionPenalty === 1) return argmaxOf(logitsRow);
     const logits = Float64Array.from(logitsRow);
     if (repetitionPenalty !== 1) {
       for (const t of new Set(context)) {

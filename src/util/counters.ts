@@ -10,15 +10,17 @@ export type CounterName =
    * must show calls and nothing else. */
   | "compiledCalls" | "moduleWalks" | "envReads"
   /** Compiled calls served by a program specialised for their token count (compile sizes). */
-  | "specialisedCalls";
+  | "specialisedCalls"
+  /** Milliseconds spent inside native calls (so host time = wall time minus this). */
+  | "nativeMs";
 
 const counts: Record<CounterName, number> = {
   traces: 0, pipelines: 0, codegens: 0, compilerInvocations: 0, bundlesLoaded: 0, bundlesSaved: 0, objectsRejected: 0, objectsExtracted: 0,
-  compiledCalls: 0, moduleWalks: 0, envReads: 0, specialisedCalls: 0,
+  compiledCalls: 0, moduleWalks: 0, envReads: 0, specialisedCalls: 0, nativeMs: 0,
 };
 
-export function bump(name: CounterName): void {
-  counts[name]++;
+export function bump(name: CounterName, by = 1): void {
+  counts[name] += by;
 }
 
 export function counters(): Readonly<Record<CounterName, number>> {
