@@ -1,6 +1,7 @@
 // Chat templates: a model's Jinja `chat_template` rendered over a list of messages with @huggingface/jinja,
 // the same engine transformers.js uses, so Kiln's prompts match `tokenizer.apply_chat_template`.
-import { Template } from "@huggingface/jinja";
+import { createRequire } from "node:module";
+import type { Template } from "@huggingface/jinja";
 import { ArgumentError, ModelFormatError } from "../util/index.js";
 
 export interface ChatMessage {
@@ -28,11 +29,16 @@ export interface RenderChatOptions {
 const parsed = new Map<string, Template>();
 
 /** Parses a template once per process (models render the same template on every request). */
+/** @huggingface/jinja, loaded on first use (its CommonJS build): only chat requests need it. */
+function jinja(): typeof import("@huggingface/jinja") {
+  return createRequire(import.meta.url)("@huggingface/jinja") as typeof import("@huggingface/jinja");
+}
+
 function compileTemplate(template: string, source: string): Template {
   let t = parsed.get(template);
   if (t === undefined) {
     try {
-      t = new Template(template);
+      t = new (jinja().Template)(template);
     } catch (e) {
       throw new ModelFormatError(source, `chat template does not parse: ${(e as Error).message}`, undefined, { cause: e });
     }

@@ -2,7 +2,8 @@
 // @huggingface/tokenizers (HF's own JS tokenizers, the ones transformers.js uses): encode, decode, stream, chat.
 import { existsSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
+import { createRequire } from "node:module";
+import type { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { ModelFormatError } from "../util/index.js";
 import { type ChatMessage, type RenderChatOptions, renderChat } from "./chat-template.js";
 import { StreamDecoder } from "./stream-decoder.js";
@@ -147,6 +148,12 @@ function generationEosIds(dir: string): number[] {
  * Loads the tokenizer of a Hugging Face model folder, or returns undefined when it has no tokenizer.json.
  * A malformed tokenizer.json, tokenizer_config.json or generation_config.json is a ModelFormatError naming the file.
  */
+/** Hugging Face's tokenizers library, loaded on first use (its CommonJS build, synchronously): runs that never
+ * touch text (token ids in and out) do not pay for importing it. */
+function hfTokenizers(): typeof import("@huggingface/tokenizers") {
+  return createRequire(import.meta.url)("@huggingface/tokenizers") as typeof import("@huggingface/tokenizers");
+}
+
 export function loadTokenizer(dir: string): Tokenizer | undefined {
   const root = resolve(dir);
   const tokenizerPath = join(root, TOKENIZER_FILE);
@@ -158,7 +165,7 @@ export function loadTokenizer(dir: string): Tokenizer | undefined {
   const eosToken = tokenString(config, "eos_token", configPath);
   let hf: HfTokenizer;
   try {
-    hf = new HfTokenizer(json, config);
+    hf = new (hfTokenizers().Tokenizer)(json, config);
   } catch (e) {
     throw new ModelFormatError(tokenizerPath, `not a tokenizer Kiln can load: ${(e as Error).message}`, undefined, { cause: e });
   }
