@@ -1,8 +1,9 @@
-// `npm run bench -- llm [--model DIR] [--dtype bf16|f32] [--reps n]`: the qwen3-0.6b preset (made
-// with `kiln make-model` when absent) in bf16 and f32 — process start → first token, cold (empty
-// cache) and warm (bundle loaded); prefill tokens/s at 128 and 512 tokens against the measured
-// FLOP/s peak; decode tokens/s at context 128 and 1024 against the memory-bandwidth bound
-// (weight bytes per token ÷ measured bandwidth). Table, then one JSON line.
+// `npm run bench -- llm [--model DIR] [--dtype bf16|f32] [--reps n] [--contexts 128,1024,4096] [--kv-cache-dtype f32,bf16]`:
+// the qwen3-0.6b preset (made with `kiln make-model` when absent) in bf16 and f32 — process start → first token, cold
+// (empty cache) and warm (bundle loaded); prefill tokens/s at 128 and 512 tokens against the measured FLOP/s peak;
+// decode tokens/s at each context (default 128 and 1024) with each KV cache dtype (default f32) against the
+// memory-bandwidth bound (bytes per step — weights, and the K/V rows attention reads — ÷ measured bandwidth).
+// Table, then one JSON line.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
@@ -60,6 +61,11 @@ function weightBytesPerToken(c: ModelConfig, bytes: number): number {
   return (c.numHiddenLayers * layerWeights(c) + c.vocabSize * c.hiddenSize) * bytes;
 }
 
+/** Bytes of K and V one decode step reads at context ctx: every layer's rows of every position. */
+function kvBytesPerToken(c: ModelConfig, ctx: number, bytes: number): number {
+  return c.numHiddenLayers * ctx * 2 * c.numKeyValueHeads * c.headDim * bytes;
+}
+
 /** FLOPs of a prefill of n tokens: 2 per weight per token (LM head for one row), plus causal attention. */
 function prefillFlops(c: ModelConfig, n: number): number {
   const attention = c.numHiddenLayers * 2 * 2 * c.numAttentionHeads * c.headDim * ((n * (n + 1)) / 2);
@@ -69,6 +75,9 @@ function prefillFlops(c: ModelConfig, n: number): number {
 export async function run(args: string[]): Promise<void> {
   const reps = Number(arg(args, "reps") ?? 3);
   const dtypes = arg(args, "dtype") ? [arg(args, "dtype")!] : ["bf16", "f32"];
+  const contexts = (arg(args, "contexts") ?? "128,1024").split(",").map(Number);
+  const kvDtypes = (arg(args, "kv-cache-dtype") ?? "f32").split(",") as ("f32" | "bf16")[];
+  const kvTokens = Math.max(4096, ...contexts.map((n) => n + 32));
   const limits = await measureLimits();
   console.log(`machine: ${limits.threads} threads, f32 peak ${limits.peakGflops.toFixed(0)} GFLOP/s, read bandwidth ${limits.bandwidthGBs.toFixed(1)} GB/s`);
   const rows: Row[] = [];
@@ -81,14 +90,16 @@ export async function run(args: string[]): Promise<void> {
       const warmRuns = Array.from({ length: reps }, () => startToFirstToken(dir, cache));
       const [coldMs, warmMs, warmExitMs] = [cold.firstTokenMs, median(warmRuns.map((r) => r.firstTokenMs)), median(warmRuns.map((r) => r.exitMs))];
       process.env.KILN_CACHE_DIR = cache;
-      const llm = new LLM({ model: dir, backend: "native" });
-      llm.compile();
+      const llms = new Map(kvDtypes.map((kv) => [kv, new LLM({ model: dir, backend: "native", kvCacheDtype: kv, kvCacheTokens: kvTokens })]));
+      for (const l of llms.values()) l.compile();
+      const llm = llms.get(kvDtypes[0]!)!;
       const c = llm.config;
       const bytes = dtype === "bf16" ? 2 : 4;
       const prefill = (n: number) => median(Array.from({ length: reps }, () => llm.generateSync(promptOf(n, c.vocabSize), { maxTokens: 1 }).timings.prefill_ms));
+      const steps = 16;
       // Per decode step: wall time, and the host's part of it (JS and sampling: wall minus the native call).
-      const decode = (ctx: number, steps = 16) => {
-        const runs = Array.from({ length: reps }, () => llm.generateSync(promptOf(ctx, c.vocabSize), { maxTokens: steps + 1, stopIds: [] }).timings);
+      const decode = (on: LLM, ctx: number) => {
+        const runs = Array.from({ length: ctx > 1024 ? 1 : reps }, () => on.generateSync(promptOf(ctx, c.vocabSize), { maxTokens: steps + 1, stopIds: [] }).timings);
         return { ms: median(runs.map((t) => t.decode_ms / steps)), hostMs: median(runs.map((t) => (t.decode_ms - (t.decode_native_ms ?? 0)) / steps)) };
       };
       const bound = (limits.bandwidthGBs * 1e9) / weightBytesPerToken(c, bytes);
@@ -105,14 +116,20 @@ export async function run(args: string[]): Promise<void> {
         out[`prefill_${n}_tok_s`] = n / (ms / 1000);
         out[`prefill_${n}_of_peak`] = gflops / limits.peakGflops;
       }
-      for (const ctx of [128, 1024]) {
-        const step = decode(ctx);
-        const tokS = 1000 / step.ms;
-        rows.push(row(`decode at context ${ctx}`, tokS, "tok/s", tokS / bound, `bound (${bound.toFixed(1)} tok/s)`));
-        rows.push(row(`  host (JS) time per step`, step.hostMs, "ms", step.hostMs / 0.5, "target 0.5 ms"));
-        out[`decode_${ctx}_tok_s`] = tokS;
-        out[`decode_${ctx}_host_ms`] = step.hostMs;
-        out[`decode_${ctx}_of_bound`] = tokS / bound;
+      for (const [kv, on] of llms) {
+        for (const ctx of contexts) {
+          // Each step reads the weights and the K/V rows of the context so far (mid-window: ctx + steps / 2).
+          const stepBytes = weightBytesPerToken(c, bytes) + kvBytesPerToken(c, ctx + steps / 2, kv === "bf16" ? 2 : 4);
+          const ctxBound = (limits.bandwidthGBs * 1e9) / stepBytes;
+          const step = decode(on, ctx);
+          const tokS = 1000 / step.ms;
+          const name = kv === "f32" ? `decode_${ctx}` : `decode_${ctx}_kv_${kv}`;
+          rows.push(row(`decode at context ${ctx}, ${kv} KV cache`, tokS, "tok/s", tokS / ctxBound, `bound (${ctxBound.toFixed(1)} tok/s)`));
+          rows.push(row("  host (JS) time per step", step.hostMs, "ms", NaN, "target ≤ 0.5 ms"));
+          out[`${name}_tok_s`] = tokS;
+          out[`${name}_host_ms`] = step.hostMs;
+          out[`${name}_of_bound`] = tokS / ctxBound;
+        }
       }
       results.push({ dtype, weight_bytes_per_token: weightBytesPerToken(c, bytes), bound_tok_s: bound, ...out });
     } finally {

@@ -9,6 +9,7 @@ export interface ModelOptions {
   readonly backend?: string;
   readonly dtype?: string;
   readonly kvCacheTokens?: string;
+  readonly kvCacheDtype?: string;
   readonly threads?: string;
 }
 
@@ -55,7 +56,8 @@ export function openModel(o: ModelOptions): LLM {
   const backend = choice("--backend", o.backend, ["native", "js", "auto"] as const);
   const dtype = choice("--dtype", o.dtype, ["f32", "bf16"] as const);
   const kvCacheTokens = number("--kv-cache-tokens", o.kvCacheTokens, isCount, "a positive integer");
-  return new LLM({ model: o.model, backend, ...(dtype ? { dtype } : {}), ...(kvCacheTokens ? { kvCacheTokens } : {}) });
+  const kvCacheDtype = choice("--kv-cache-dtype", o.kvCacheDtype, ["f32", "bf16"] as const);
+  return new LLM({ model: o.model, backend, ...(dtype ? { dtype } : {}), ...(kvCacheTokens ? { kvCacheTokens } : {}), ...(kvCacheDtype ? { kvCacheDtype } : {}) });
 }
 
 export async function runGenerate(o: GenerateOptions, out: (s: string) => void, err: (s: string) => void): Promise<void> {

@@ -28,6 +28,7 @@ const modelOptions = (c: Command) =>
     .option("--backend <name>", "native | js | auto")
     .option("--dtype <dtype>", "weight storage: f32 | bf16 (default: as the weights are stored)")
     .option("--kv-cache-tokens <n>", "tokens the KV cache holds (default min(4096, context))")
+    .option("--kv-cache-dtype <dtype>", "KV cache storage: f32 | bf16 (half the memory and attention traffic; default f32)")
     .option("--threads <n>", "native threads, 1..256 (default: physical cores)");
 modelOptions(program.command("generate"))
   .description("generate text with a Hugging Face model folder (Llama / Qwen3), compiled ahead of time via the cache")

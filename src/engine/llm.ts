@@ -25,6 +25,12 @@ export interface LLMOptions {
   readonly backend?: "native" | "js" | "auto";
   /** Tokens the KV cache holds across the batch; default min(4096, the model's context). */
   readonly kvCacheTokens?: number;
+  /**
+   * What the KV cache stores K and V in (attention computes in f32 either way); default f32. bf16 halves the cache's
+   * memory and the bytes attention reads per token at long contexts. It is an input dtype of the compiled forward, so
+   * each cache dtype is its own compiled program (and cache key).
+   */
+  readonly kvCacheDtype?: "f32" | "bf16";
   readonly blockSize?: number;
   /**
    * Token counts that get a program of their own beside the general one (vLLM's compile_sizes); default [1], the
@@ -77,7 +83,7 @@ export class LLM {
     const maxContext = ckpt.config.maxPositionEmbeddings;
     const cache = new PagedKvCache(
       { layers: ckpt.config.numHiddenLayers, kvHeads: ckpt.config.numKeyValueHeads, headDim: ckpt.config.headDim },
-      { tokens: options.kvCacheTokens ?? Math.min(4096, maxContext), blockSize: options.blockSize },
+      { tokens: options.kvCacheTokens ?? Math.min(4096, maxContext), blockSize: options.blockSize, dtype: options.kvCacheDtype ?? "f32" },
     );
     const forward = (ids: Tensor, ...paged: Tensor[]) => this.#model.forward(ids, ...paged);
     this.#engine = new PagedEngine(forward, cache, { vocabSize: ckpt.config.vocabSize, maxContext: Math.min(maxContext, cache.capacity) });

@@ -13,6 +13,8 @@ import type { OpCaller, OpDef } from "./op-def.js";
 import { requireDType } from "./shape-rules.js";
 
 const INDEX = ["i32"] as const;
+/** The dtypes a paged cache can hold (attention reads bf16 rows widened to f32; kv_store rounds f32 rows into bf16). */
+const CACHE_DTYPES = ["f32", "bf16"] as const;
 
 function requireVector(op: string, what: string, t: TensorType, length: TensorType["shape"][number]): void {
   requireDType(op, t, INDEX, what);
@@ -61,7 +63,7 @@ export const kvStore: OpDef = {
 };
 
 /**
- * paged_attention(q [s, nh, d], kcache, vcache [nb, bs, nkv, d], blockTable [nseq, maxBlocks] i32,
+ * paged_attention(q [s, nh, d], kcache, vcache [nb, bs, nkv, d] (f32, or both bf16), blockTable [nseq, maxBlocks] i32,
  * seqIds [s] i32, positions [s] i32; scale): query token t of sequence seqIds[t] at position
  * positions[t] attends its sequence's positions 0..positions[t] → [s, nh, d] f32. GQA: head h
  * reads kv head h / (nh / nkv). Unused block-table entries must still name a valid block.
@@ -78,9 +80,10 @@ export const pagedAttention: OpDef = {
     const [s, nh, d] = q!.shape as [TensorType["shape"][number], TensorType["shape"][number], TensorType["shape"][number]];
     for (const [what, c] of [["kcache", k!], ["vcache", v!]] as const) {
       requireCache("paged_attention", what, c);
-      requireDType("paged_attention", c, ["f32"], what);
+      requireDType("paged_attention", c, CACHE_DTYPES, what);
       if (c.shape.length !== 4 || !dimEq(c.shape[3]!, d)) throw new ShapeError(`paged_attention ${what}`, `[numBlocks, blockSize, kvHeads, ${String(d)}]`, c.shape);
     }
+    if (v!.dtype !== k!.dtype) throw new DTypeError("paged_attention vcache", k!.dtype, v!.dtype);
     if (!k!.shape.every((x, i) => dimEq(x, v!.shape[i]!))) throw new ShapeError("paged_attention vcache", `the kcache's shape [${k!.shape.map(String)}]`, v!.shape);
     const nkv = k!.shape[2]!;
     if (isSym(d)) throw new ShapeError("paged_attention q", "a static head dim", q!.shape);
@@ -110,7 +113,8 @@ function pagedAttentionReference(call: OpCaller, q: Tensor, k: Tensor, v: Tensor
   const slots = call("reshape", [call("add", [call("reshape", [base], { shape: [s, maxBlocks, 1] }), offsets])], { shape: [dimMul(s, ctx)] });
   const gatherRows = (cache: Tensor): Tensor => {
     const flat = call("reshape", [cache], { shape: [-1, nkv, d] });
-    const picked = call("reshape", [call("index_select", [flat, slots], { axis: 0 })], { shape: [s, ctx, nkv, 1, d] });
+    const rows = call("index_select", [flat, slots], { axis: 0 });
+    const picked = call("reshape", [cache.dtype === "f32" ? rows : call("cast", [rows], { dtype: "f32" })], { shape: [s, ctx, nkv, 1, d] });
     // GQA: each kv head serves nh / nkv query heads → [s, ctx, nh, d]
     return call("reshape", [call("expand", [picked], { shape: [s, ctx, nkv, nh / nkv, d] })], { shape: [s, ctx, nh, d] });
   };

@@ -52,6 +52,8 @@ test("bad flags, variables and model files: one typed line, exit code 1, no stac
     [generate(layers), {}, /^kiln: E_MODEL_FORMAT: .*config\.json: config field num_hidden_layers: 10000000 is over the limit of 4096/],
     [["generate", "--model", tokenizer, "--prompt", "hello"], {}, /^kiln: E_MODEL_FORMAT: .*tokenizer\.json: tokenizer\.json is not valid JSON/],
     [["compile", "--model", TINY_QWEN3_DIR, "--backend", "foo"], {}, /--backend: expected native \| js \| auto/],
+    [generate(TINY_QWEN3_DIR, "--kv-cache-dtype", "f16"), {}, /^kiln: E_ARGUMENT: --kv-cache-dtype: expected f32 \| bf16, got 'f16'/],
+    [["compile", "--model", TINY_QWEN3_DIR, "--kv-cache-dtype", "fp8"], {}, /^kiln: E_ARGUMENT: --kv-cache-dtype: expected f32 \| bf16, got 'fp8'/],
   ];
   for (const [args, env, want] of cases) {
     const what = `${Object.entries(env).map(([k, v]) => `${k}=${v} `).join("")}kiln ${args.join(" ")}`;
@@ -68,4 +70,18 @@ test("bad flags, variables and model files: one typed line, exit code 1, no stac
   const ok = kiln(generate(TINY_QWEN3_DIR, "--json", "--backend", "js"));
   assert.equal(ok.status, 0, ok.stderr);
   assert.deepEqual(JSON.parse(ok.stdout).generated_ids, greedy);
+});
+
+test("--kv-cache-dtype bf16: the f32 cache's greedy tokens, from a program compiled for the bf16 cache (its own cache key)", () => {
+  const run = (...extra: string[]) => {
+    const r = kiln(generate(TINY_QWEN3_DIR, "--json", "--backend", "js", ...extra), { KILN_CACHE_DIR: join(tmp, "kv-dtype-cache") });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { generated_ids: number[]; compile: { outcomes: string[] } };
+  };
+  const f32 = run("--kv-cache-dtype", "f32");
+  const bf16 = run("--kv-cache-dtype", "bf16");
+  assert.deepEqual(f32.generated_ids, greedy);
+  assert.deepEqual(bf16.generated_ids, greedy);
+  assert.deepEqual(bf16.compile.outcomes, ["compiled"], "the f32 cache's bundle is not the bf16 cache's");
+  assert.deepEqual(run("--kv-cache-dtype", "bf16").compile.outcomes, ["loaded"]);
 });

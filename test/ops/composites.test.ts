@@ -182,6 +182,12 @@ const CASES: Record<CompositeOp, Case[]> = {
       run: (xs) => k.pagedAttention(...(xs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]), 0.5),
       expect: (xs) => handPagedAttention(xs, 0.5),
     },
+    // A bf16 cache: rows widened to f32.
+    {
+      inputs: () => [r([2, 2, 4], 29), r([4, 3, 1, 4], 30, "bf16"), r([4, 3, 1, 4], 31, "bf16"), i32([[2, 1], [0, 3]]), i32([1, 0]), i32([5, 2])],
+      run: (xs) => k.pagedAttention(...(xs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]), 0.5),
+      expect: (xs) => handPagedAttention(xs, 0.5),
+    },
   ],
 };
 

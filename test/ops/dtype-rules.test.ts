@@ -109,3 +109,14 @@ test("a plain number takes the tensor's dtype, except a fraction next to ints (f
   assert.equal(k.add(one("bool"), 0.5).dtype, "f32");
   assert.equal(k.gt(one("i32"), 0.5).dtype, "bool");
 });
+
+test("paged caches: kv_store rounds f32 rows into a bf16 cache; paged_attention reads f32 or bf16 caches (one dtype for K and V) into f32", () => {
+  const i32 = (xs: number[]) => tensor(xs, { dtype: "i32" });
+  const cache = (d: DType) => k.zeros([2, 2, 1, 4], d);
+  const q = k.zeros([1, 1, 4]);
+  const attend = (kd: DType, vd: DType) => k.pagedAttention(q, cache(kd), cache(vd), i32([0, 1]).reshape([1, 2]), i32([0]), i32([2]), 0.5);
+  assert.equal(k.kvStore(cache("bf16"), k.zeros([1, 1, 4]), i32([1])).dtype, "bf16");
+  for (const d of ["f32", "bf16"] as const) assert.equal(attend(d, d).dtype, "f32");
+  expectError(() => attend("f32", "bf16"), DTypeError, "E_DTYPE", ["paged_attention vcache", "f32", "bf16"]);
+  expectError(() => attend("f16", "f16"), DTypeError, "E_DTYPE", ["paged_attention", "f16"]);
+});

@@ -62,6 +62,63 @@ KILN_INLINE kv kva_exp2(kv x) {
 KILN_INLINE kv kva_exp2(kv x) { kv r; for (int i = 0; i < KV_LANES; i++) r[i] = x[i] < -127.0f ? 0.0f : exp2f(x[i]); return r; }
 #endif
 
+/* bf16 rows read in pairs of vectors (AVX-512, AVX2): 2·KV_LANES words loaded as one integer vector split into the
+   even-indexed elements (shifted into the high half) and the odd ones (masked): two plain ALU ops per 2·KV_LANES
+   elements, where widening each vector takes a lane-crossing zero-extend and a shift (on Intel the zero-extend shares
+   port 5 with the second FMA unit). A dot product does not care about the order of its elements (Q is put in the
+   same order once per item); a P·V accumulator kept in that order is put back in place once per item (kva_unpair). */
+#if defined(KILN_ISA_AVX512)
+#define KILN_ATT_PAIRED 1
+KILN_INLINE void kva_split_bf16(__m512i x, kv* e, kv* o) {
+  *e = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+  *o = _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32((int)0xFFFF0000u)));
+}
+KILN_INLINE void kva_load_bf16_pair(const uint16_t* p, kv* e, kv* o) { kva_split_bf16(_mm512_loadu_si512(p), e, o); }
+KILN_INLINE void kva_load_bf16_pair_part(const uint16_t* p, int64_t n, kv* e, kv* o) {
+  kva_split_bf16(_mm512_maskz_loadu_epi16((__mmask32)((1ull << n) - 1), p), e, o);
+}
+/* x[0, 32): evens then odds → element order */
+KILN_INLINE void kva_unpair(float* x) {
+  const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const __m512 e = _mm512_loadu_ps(x), o = _mm512_loadu_ps(x + 16);
+  _mm512_storeu_ps(x, _mm512_permutex2var_ps(e, lo, o));
+  _mm512_storeu_ps(x + 16, _mm512_permutex2var_ps(e, hi, o));
+}
+#elif defined(KILN_ISA_AVX2)
+#define KILN_ATT_PAIRED 1
+KILN_INLINE void kva_split_bf16(__m256i x, kv* e, kv* o) {
+  *e = _mm256_castsi256_ps(_mm256_slli_epi32(x, 16));
+  *o = _mm256_castsi256_ps(_mm256_and_si256(x, _mm256_set1_epi32((int)0xFFFF0000u)));
+}
+KILN_INLINE void kva_load_bf16_pair(const uint16_t* p, kv* e, kv* o) { kva_split_bf16(_mm256_loadu_si256((const __m256i*)p), e, o); }
+KILN_INLINE void kva_load_bf16_pair_part(const uint16_t* p, int64_t n, kv* e, kv* o) {
+  uint16_t t[16] = {0};
+  memcpy(t, p, (size_t)n * 2);
+  kva_load_bf16_pair(t, e, o);
+}
+/* x[0, 16): evens then odds → element order */
+KILN_INLINE void kva_unpair(float* x) {
+  const __m256 e = _mm256_loadu_ps(x), o = _mm256_loadu_ps(x + 8);
+  const __m256 a = _mm256_unpacklo_ps(e, o), b = _mm256_unpackhi_ps(e, o); /* e0 o0 e1 o1 | e4 o4 e5 o5; e2 .. | e6 .. */
+  _mm256_storeu_ps(x, _mm256_permute2f128_ps(a, b, 0x20));
+  _mm256_storeu_ps(x + 8, _mm256_permute2f128_ps(a, b, 0x31));
+}
+#else
+#define KILN_ATT_PAIRED 0
+#endif
+#if KILN_ATT_PAIRED
+/* dst[0, ld) = src[0, n) in paired order (per 2·KV_LANES: evens, then odds), zeros past n */
+KILN_INLINE void kva_pair(const float* src, int64_t n, float* dst, int64_t ld) {
+  for (int64_t c = 0; c < ld; c += 2 * KV_LANES) {
+    for (int64_t i = 0; i < KV_LANES; i++) {
+      dst[c + i] = c + 2 * i < n ? src[c + 2 * i] : 0.0f;
+      dst[c + KV_LANES + i] = c + 2 * i + 1 < n ? src[c + 2 * i + 1] : 0.0f;
+    }
+  }
+}
+#endif
+
 #define KILN_ATT_T 16              /* context positions per tile (scores of one row: 16 floats) */
 #define KILN_ATT_ROWS 16           /* query rows per item: tokens × the heads of one KV group */
 #define KILN_ATT_MAX_D 256

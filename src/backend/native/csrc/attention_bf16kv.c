@@ -1,5 +1,5 @@
-/* attention_bf16kv.c: the paged-attention kernels and entry point over a bf16 cache (widened in registers) (attention_cache.inc; the driver is
-   attention.c). */
+/* attention_bf16kv.c: the paged-attention kernels and entry point over a bf16 cache (widened in registers, as pairs of
+   vectors on AVX-512 and AVX2: attention.h) (attention_cache.inc; the driver is attention.c). */
 #include "attention.h"
 
 #define ATT_ENTRY kiln_paged_attention_bf16kv
@@ -8,4 +8,5 @@
 #define ATT_LOAD(p) kv_load_bf16(p)
 #define ATT_LOAD_PART(p, n) kv_load_bf16_part(p, n)
 #define ATT_WIDEN_K 1
+#define ATT_PAIRED KILN_ATT_PAIRED
 #include "attention_cache.inc"

@@ -8,4 +8,5 @@
 #define ATT_LOAD(p) kv_load(p)
 #define ATT_LOAD_PART(p, n) kv_load_part(p, n)
 #define ATT_WIDEN_K 0
+#define ATT_PAIRED 0
 #include "attention_cache.inc"
