@@ -266,13 +266,34 @@ export function emitKernelC(k: Kernel): string {
   return [`KILN_KERNEL void ${k.name}(${params.join(", ")}) {`, ...k.body.flatMap((s) => stmtC(s, "  ")), "}"].join("\n");
 }
 
-/** The whole program as C: prelude, kernels and `kiln_run`. `symbols` fixes the order of `syms`. */
-export function emitProgramC(kernels: readonly Kernel[], symbols: readonly string[], bufferDTypes: readonly DType[]): string {
+/**
+ * The whole program as C: prelude, kernels and `kiln_run`. `symbols` fixes the order of `syms`; `labels` (by kernel, in
+ * run order) say what each computes in the profile. With profiling on (kiln_set_profile, KILN_PROFILE=1) kiln_run laps
+ * the clock after each kernel into its distinct function's entry; off, that is one predictable branch per kernel.
+ */
+export function emitProgramC(kernels: readonly Kernel[], symbols: readonly string[], bufferDTypes: readonly DType[], labels: readonly string[] = []): string {
   const { functions, calls } = distinctKernels(kernels, emitKernelC);
-  const lines = calls.map((c) => {
+  const what: string[] = functions.map(() => "");
+  calls.forEach((c, i) => (what[c.fn] ||= labels[i] ?? ""));
+  const lines = calls.flatMap((c) => {
     const f = functions[c.fn]!;
     const args = [...c.buffers.map((b) => `(${C_STORAGE[bufferDTypes[b]!]}*)bufs[${b}]`), ...f.symbols.map((s) => `syms[${symbols.indexOf(s)}]`)];
-    return `  ${f.name}(${args.join(", ")});`;
+    return [`  ${f.name}(${args.join(", ")});`, `  if (prof) t = kiln_profile_lap(&kiln_profile[${c.fn}], t);`];
   });
-  return [C_PRELUDE, ...functions.map(emitKernelC), "void kiln_run(void **bufs, const int64_t *syms) {", "  (void)syms;", ...lines, "}", ""].join("\n");
+  const table = functions.map((f, i) => `  {${JSON.stringify(f.name)}, ${JSON.stringify(what[i])}, 0, 0},`);
+  return [
+    C_PRELUDE,
+    ...functions.map(emitKernelC),
+    `static kiln_profile_entry kiln_profile[${Math.max(1, functions.length)}] = {`, ...table, "};",
+    "void kiln_run(void **bufs, const int64_t *syms) {",
+    "  (void)syms;",
+    "  const int prof = kiln_profile_enabled();",
+    `  const int64_t start = prof ? kiln_profile_begin(kiln_profile, ${functions.length}) : 0;`,
+    "  int64_t t = start;",
+    ...lines,
+    "  if (prof) kiln_profile_end(start);",
+    "  (void)t;",
+    "}",
+    "",
+  ].join("\n");
 }
