@@ -4,7 +4,8 @@
 // in double; bf16/f16 are converted with the runtime header's round-to-nearest-even helpers.
 import { type DType, isSym } from "../tensor/index.js";
 import type { BinaryOp, UnaryOp } from "../ops/index.js";
-import { type IExpr, type Kernel, type MatmulOperand, type Stmt, type VExpr, attentionArgs } from "./loop-ir.js";
+import { type IExpr, type Kernel, type MatmulOperand, type Stmt, type VExpr, attentionArgs, ipoly } from "./loop-ir.js";
+import { parallelLoops } from "./parallel.js";
 import { distinctKernels } from "./distinct-kernels.js";
 import { C_ENTRY_POINTS, cCall } from "./c-entry-points.js";
 import { UnsupportedOpError } from "../util/index.js";
@@ -261,9 +262,44 @@ function matmulC(s: Extract<Stmt, { k: "matmul" }>, pad: string): string[] {
   ];
 }
 
+/** The C declarations of a top-level statement's locals (what a parallel loop's rows function gets from the kernel). */
+function localsOf(s: Stmt): string[] {
+  if (s.k === "let") return [`${C_VALUE[s.dtype]} ${s.name}`];
+  if (s.k !== "reduce") return [];
+  const acc = `${!isFloat(s.dtype) ? "int64_t" : s.op === "sum" ? "double" : "float"} ${s.acc}`;
+  return s.op === "argmax" ? [acc, `int64_t ${s.acc}_i`] : [acc];
+}
+
+/**
+ * A kernel as C. Each top-level loop that parallelLoops() allows is split across Kiln's pool: its body becomes a rows
+ * function over [lo, hi) taking the kernel's buffers, symbols and the locals computed before the loop through a context
+ * struct, and kiln_parallel_for runs it with a grain from the work of one row (kiln_grain), so a kernel too small to be
+ * worth a dispatch (a decode step's) runs inline on the caller.
+ */
 export function emitKernelC(k: Kernel): string {
   const params = [...k.buffers.map((b) => `${b.role === "in" ? "const " : ""}${C_STORAGE[b.dtype]} *restrict b${b.buf}`), ...k.symbols.map((s) => `int64_t ${s}`)];
-  return [`KILN_KERNEL void ${k.name}(${params.join(", ")}) {`, ...k.body.flatMap((s) => stmtC(s, "  ")), "}"].join("\n");
+  const parallel = new Map(parallelLoops(k).map((p) => [p.at, p]));
+  const helpers: string[] = [];
+  const body = k.body.flatMap((s, at) => {
+    const p = parallel.get(at);
+    if (!p || s.k !== "for") return stmtC(s, "  ");
+    const [ctx, rows] = [`${k.name}_ctx${at}`, `${k.name}_rows${at}`];
+    const fields = [...params, ...k.body.slice(0, at).flatMap(localsOf)];
+    const names = fields.map((f) => f.slice(f.search(/\w+$/)));
+    const field = (f: string) => f.replace("*restrict ", "*");
+    helpers.push(
+      `typedef struct { ${fields.map((f) => `${field(f)};`).join(" ")} } ${ctx};`,
+      `static void ${rows}(void *ctx, int64_t lo, int64_t hi) {`,
+      `  const ${ctx} *c = (const ${ctx} *)ctx;`,
+      ...fields.map((f, i) => `  ${f.startsWith("const ") || f.includes("*") ? "" : "const "}${f} = c->${names[i]}; (void)${names[i]};`),
+      `  for (int64_t ${s.v} = lo; ${s.v} < hi; ${s.v}++) {`,
+      ...s.body.flatMap((b) => stmtC(b, "    ")),
+      "  }",
+      "}",
+    );
+    return [`  { ${ctx} c = { ${names.join(", ")} }; kiln_parallel_for(${emitIndexC(s.extent)}, kiln_grain(${emitIndexC(ipoly(p.work))}), ${rows}, &c); }`];
+  });
+  return [...helpers, `KILN_KERNEL void ${k.name}(${params.join(", ")}) {`, ...body, "}"].join("\n");
 }
 
 /**
