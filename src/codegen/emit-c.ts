@@ -4,7 +4,8 @@
 // in double; bf16/f16 are converted with the runtime header's round-to-nearest-even helpers.
 import { type DType, isSym } from "../tensor/index.js";
 import type { BinaryOp, UnaryOp } from "../ops/index.js";
-import { type IExpr, type Kernel, type MatmulOperand, type Stmt, type VExpr, attentionArgs } from "./loop-ir.js";
+import { type IExpr, type Kernel, type MatmulOperand, type Stmt, type VExpr, attentionArgs, ipoly } from "./loop-ir.js";
+import { parallelLoops } from "./parallel.js";
 import { distinctKernels } from "./distinct-kernels.js";
 import { C_ENTRY_POINTS, cCall } from "./c-entry-points.js";
 import { UnsupportedOpError } from "../util/index.js";
@@ -261,18 +262,74 @@ function matmulC(s: Extract<Stmt, { k: "matmul" }>, pad: string): string[] {
   ];
 }
 
-export function emitKernelC(k: Kernel): string {
-  const params = [...k.buffers.map((b) => `${b.role === "in" ? "const " : ""}${C_STORAGE[b.dtype]} *restrict b${b.buf}`), ...k.symbols.map((s) => `int64_t ${s}`)];
-  return [`KILN_KERNEL void ${k.name}(${params.join(", ")}) {`, ...k.body.flatMap((s) => stmtC(s, "  ")), "}"].join("\n");
+/** The C declarations of a top-level statement's locals (what a parallel loop's rows function gets from the kernel). */
+function localsOf(s: Stmt): string[] {
+  if (s.k === "let") return [`${C_VALUE[s.dtype]} ${s.name}`];
+  if (s.k !== "reduce") return [];
+  const acc = `${!isFloat(s.dtype) ? "int64_t" : s.op === "sum" ? "double" : "float"} ${s.acc}`;
+  return s.op === "argmax" ? [acc, `int64_t ${s.acc}_i`] : [acc];
 }
 
-/** The whole program as C: prelude, kernels and `kiln_run`. `symbols` fixes the order of `syms`. */
-export function emitProgramC(kernels: readonly Kernel[], symbols: readonly string[], bufferDTypes: readonly DType[]): string {
+/**
+ * A kernel as C. Each top-level loop that parallelLoops() allows is split across Kiln's pool: its body becomes a rows
+ * function over [lo, hi) taking the kernel's buffers, symbols and the locals computed before the loop through a context
+ * struct, and kiln_parallel_for runs it with a grain from the work of one row (kiln_grain), so a kernel too small to be
+ * worth a dispatch (a decode step's) runs inline on the caller.
+ */
+export function emitKernelC(k: Kernel): string {
+  const params = [...k.buffers.map((b) => `${b.role === "in" ? "const " : ""}${C_STORAGE[b.dtype]} *restrict b${b.buf}`), ...k.symbols.map((s) => `int64_t ${s}`)];
+  const parallel = new Map(parallelLoops(k).map((p) => [p.at, p]));
+  const helpers: string[] = [];
+  const body = k.body.flatMap((s, at) => {
+    const p = parallel.get(at);
+    if (!p || s.k !== "for") return stmtC(s, "  ");
+    const [ctx, rows] = [`${k.name}_ctx${at}`, `${k.name}_rows${at}`];
+    const fields = [...params, ...k.body.slice(0, at).flatMap(localsOf)];
+    const names = fields.map((f) => f.slice(f.search(/\w+$/)));
+    const field = (f: string) => f.replace("*restrict ", "*");
+    helpers.push(
+      `typedef struct { ${fields.map((f) => `${field(f)};`).join(" ")} } ${ctx};`,
+      `static void ${rows}(void *ctx, int64_t lo, int64_t hi) {`,
+      `  const ${ctx} *c = (const ${ctx} *)ctx;`,
+      ...fields.map((f, i) => `  ${f.startsWith("const ") || f.includes("*") ? "" : "const "}${f} = c->${names[i]}; (void)${names[i]};`),
+      `  for (int64_t ${s.v} = lo; ${s.v} < hi; ${s.v}++) {`,
+      ...s.body.flatMap((b) => stmtC(b, "    ")),
+      "  }",
+      "}",
+    );
+    return [`  { ${ctx} c = { ${names.join(", ")} }; kiln_parallel_for(${emitIndexC(s.extent)}, kiln_grain(${emitIndexC(ipoly(p.work))}), ${rows}, &c); }`];
+  });
+  return [...helpers, `KILN_KERNEL void ${k.name}(${params.join(", ")}) {`, ...body, "}"].join("\n");
+}
+
+/**
+ * The whole program as C: prelude, kernels and `kiln_run`. `symbols` fixes the order of `syms`; `labels` (by kernel, in
+ * run order) say what each computes in the profile. With profiling on (kiln_set_profile, KILN_PROFILE=1) kiln_run laps
+ * the clock after each kernel into its distinct function's entry; off, that is one predictable branch per kernel.
+ */
+export function emitProgramC(kernels: readonly Kernel[], symbols: readonly string[], bufferDTypes: readonly DType[], labels: readonly string[] = []): string {
   const { functions, calls } = distinctKernels(kernels, emitKernelC);
-  const lines = calls.map((c) => {
+  const what: string[] = functions.map(() => "");
+  calls.forEach((c, i) => (what[c.fn] ||= labels[i] ?? ""));
+  const lines = calls.flatMap((c) => {
     const f = functions[c.fn]!;
     const args = [...c.buffers.map((b) => `(${C_STORAGE[bufferDTypes[b]!]}*)bufs[${b}]`), ...f.symbols.map((s) => `syms[${symbols.indexOf(s)}]`)];
-    return `  ${f.name}(${args.join(", ")});`;
+    return [`  ${f.name}(${args.join(", ")});`, `  if (prof) t = kiln_profile_lap(&kiln_profile[${c.fn}], t);`];
   });
-  return [C_PRELUDE, ...functions.map(emitKernelC), "void kiln_run(void **bufs, const int64_t *syms) {", "  (void)syms;", ...lines, "}", ""].join("\n");
+  const table = functions.map((f, i) => `  {${JSON.stringify(f.name)}, ${JSON.stringify(what[i])}, 0, 0},`);
+  return [
+    C_PRELUDE,
+    ...functions.map(emitKernelC),
+    `static kiln_profile_entry kiln_profile[${Math.max(1, functions.length)}] = {`, ...table, "};",
+    "void kiln_run(void **bufs, const int64_t *syms) {",
+    "  (void)syms;",
+    "  const int prof = kiln_profile_enabled();",
+    `  const int64_t start = prof ? kiln_profile_begin(kiln_profile, ${functions.length}) : 0;`,
+    "  int64_t t = start;",
+    ...lines,
+    "  if (prof) kiln_profile_end(start);",
+    "  (void)t;",
+    "}",
+    "",
+  ].join("\n");
 }

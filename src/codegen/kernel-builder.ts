@@ -26,6 +26,18 @@ interface Scope {
 /** Value kinds worth computing once into a local. */
 const BINDABLE: ReadonlySet<VExpr["k"]> = new Set(["unary", "binary", "select", "load"]);
 
+/** A node a kernel computes, and the buffer it goes to. */
+export interface KernelOutput {
+  readonly node: Node;
+  readonly out: number;
+}
+
+/** The shape a node's kernel loops over: its own, or a kv_store's values'; undefined for nodes no loop nest computes. */
+export function loopDomain(n: Node): readonly Dim[] | undefined {
+  if (n.op === "kv_store") return n.inputs[1]!.type.shape;
+  return n.op === "input" || n.op === "matmul" || n.op === "paged_attention" ? undefined : n.type.shape;
+}
+
 /** Builds one kernel's statements; `bufferOf` gives the buffer of realised nodes. */
 export class KernelBuilder {
   readonly #scopes: Scope[] = [];
@@ -48,46 +60,48 @@ export class KernelBuilder {
     return `${prefix}${this.#counter++}`;
   }
 
-  /** Emits a kernel computing `node` into its buffer over the node's whole shape. */
-  build(name: string, node: Node, out: number): Kernel {
-    const shape = node.type.shape;
-    return this.#loopKernel(name, node, shape, (idx) => ({
-      k: "store", buf: out, index: linearize(idx, shape), value: this.#bind(this.#compute(node, idx)), dtype: node.type.dtype,
-    }));
+  /**
+   * Emits one kernel computing every output into its buffer, in one loop nest over their common loop domain
+   * (loopDomain): a multi-output kernel when there are several (RoPE's cos and sin, the K and V stores), whose
+   * shared inputs are computed once per element.
+   */
+  build(name: string, outputs: readonly KernelOutput[]): Kernel {
+    const shape = loopDomain(outputs[0]!.node)!;
+    return this.#loopKernel(name, outputs.map((o) => o.node.id), shape, (idx) => outputs.map((o) => (o.node.op === "kv_store" ? this.#kvStore(o, idx) : this.#store(o, idx))));
+  }
+
+  #store({ node, out }: KernelOutput, idx: IExpr[]): Stmt {
+    return { k: "store", buf: out, index: linearize(idx, node.type.shape), value: this.#bind(this.#compute(node, idx)), dtype: node.type.dtype };
   }
 
   /**
-   * Emits kv_store(cache, values, slots) as a scatter into the cache's own buffer `out`: one loop
-   * nest over the values, each row stored at its slot (values and slots fuse in).
+   * kv_store(cache, values, slots) as a scatter into the cache's own buffer `out`, over the values' shape: each
+   * row stored at its slot (values and slots fuse in).
    */
-  buildKvStore(name: string, node: Node, out: number): Kernel {
+  #kvStore({ node, out }: KernelOutput, idx: IExpr[]): Stmt {
     const [cache, values, slots] = node.inputs as [Node, Node, Node];
-    const shape = values.type.shape;
-    const rowShape = shape.slice(1);
+    const rowShape = values.type.shape.slice(1);
     const slotCount = dimMul(cache.type.shape[0]!, cache.type.shape[1]!);
-    return this.#loopKernel(name, node, shape, (idx) => {
-      const slot: IExpr = { k: "fromValue", v: this.expr(slots, [idx[0]!]), size: ipoly(slotCount) };
-      const row = rowShape.reduce<Dim>((a, d) => dimMul(a, d), 1);
-      const index = iadd(imul(slot, ipoly(row)), linearize(idx.slice(1), rowShape));
-      return { k: "store", buf: out, index, value: this.#bind(this.expr(values, idx)), dtype: cache.type.dtype };
-    });
+    const slot: IExpr = { k: "fromValue", v: this.expr(slots, [idx[0]!]), size: ipoly(slotCount) };
+    const row = rowShape.reduce<Dim>((a, d) => dimMul(a, d), 1);
+    const index = iadd(imul(slot, ipoly(row)), linearize(idx.slice(1), rowShape));
+    return { k: "store", buf: out, index, value: this.#bind(this.expr(values, idx)), dtype: cache.type.dtype };
   }
 
-  /** One loop per dim of `shape` (size-1 dims get index 0) around the store `storeAt(idx)`. */
-  #loopKernel(name: string, node: Node, shape: readonly Dim[], storeAt: (idx: IExpr[]) => Stmt): Kernel {
+  /** One loop per dim of `shape` (size-1 dims get index 0) around the stores `storesAt(idx)`. */
+  #loopKernel(name: string, nodes: readonly number[], shape: readonly Dim[], storesAt: (idx: IExpr[]) => Stmt[]): Kernel {
     this.#scopes.push({ names: new Set(), stmts: [] });
     const loops = shape.flatMap((extent) => (extent === 1 ? [] : [{ v: this.#fresh("i"), extent }]));
     for (const loop of loops) this.#scopes.push({ names: new Set([loop.v]), stmts: [], loop });
     let next = 0;
     const idx = shape.map((d) => (d === 1 ? ipoly(0) : ivar(loops[next++]!.v)));
-    const store = storeAt(idx);
-    this.#scopes[this.#scopes.length - 1]!.stmts.push(store);
+    for (const store of storesAt(idx)) this.#scopes[this.#scopes.length - 1]!.stmts.push(store);
     for (let d = loops.length - 1; d >= 0; d--) {
       const scope = this.#scopes.pop()!;
       this.#scopes[this.#scopes.length - 1]!.stmts.push({ k: "for", v: loops[d]!.v, extent: ipoly(loops[d]!.extent), body: scope.stmts });
     }
     const body = this.#scopes.pop()!.stmts;
-    return finishKernel(name, body, [...this.#nodes, node.id]);
+    return finishKernel(name, body, [...this.#nodes, ...nodes]);
   }
 
   /** The value of `node` at `idx`, inlining everything that is not realised. */

@@ -5,7 +5,8 @@ import type { DType } from "../tensor/index.js";
 import { ArgumentError, bump, logTopic, readEnv } from "../util/index.js";
 import { planMemory } from "./memory-plan.js";
 import { kernelsToJSON } from "./kernel-json.js";
-import { printKernel } from "./print-kernel.js";
+import { printIndex, printKernel } from "./print-kernel.js";
+import type { Kernel } from "./loop-ir.js";
 import { type BufferKind, schedule } from "./schedule.js";
 import { type JsSources, emitProgramJs } from "./emit-js.js";
 import { emitProgramC } from "./emit-c.js";
@@ -65,6 +66,20 @@ export interface GenerateOptions {
   readonly native?: boolean;
 }
 
+/** Ops that only move or broadcast data: left out of a kernel's label. */
+const MOVEMENT: ReadonlySet<string> = new Set(["reshape", "permute", "expand", "slice", "full", "constant"]);
+
+/** What a kernel computes, for the profile: a template call's shape, else the ops it fuses. */
+function kernelLabel(k: Kernel, graph: Graph): string {
+  const s = k.body[0];
+  if (k.body.length === 1 && s?.k === "matmul") {
+    return `matmul ${[...s.batch, s.m, s.n, s.kdim].map(printIndex).join("x")} (MxNxK) ${s.b.dtype}`;
+  }
+  if (k.body.length === 1 && s?.k === "attention") return `paged attention ${s.heads}/${s.kvHeads} heads x ${s.headDim}, ${s.cacheDType} cache`;
+  const ops = new Set(k.nodes.map((id) => graph.nodes[id]!.op).filter((op) => !MOVEMENT.has(op)));
+  return [...ops].join(" ");
+}
+
 export function generateProgram(graph: Graph, options: GenerateOptions = {}): Program {
   bump("codegens");
   // Symbols become parameter names in the emitted JS and C, beside the emitters' own locals.
@@ -77,7 +92,7 @@ export function generateProgram(graph: Graph, options: GenerateOptions = {}): Pr
   const t1 = performance.now();
   const js = emitProgramJs(sched.kernels);
   const symbols = graph.symbols.map((s) => s.name);
-  const c = options.native ? { source: emitProgramC(sched.kernels, symbols, sched.buffers.map((b) => b.dtype)), symbols } : undefined;
+  const c = options.native ? { source: emitProgramC(sched.kernels, symbols, sched.buffers.map((b) => b.dtype), sched.kernels.map((k) => kernelLabel(k, graph))), symbols } : undefined;
   const t2 = performance.now();
   logTopic("codegen", `${sched.kernels.length} kernels (${js.kernels.length} distinct), ${Object.keys(plan.slotOf).length} temporaries in ${plan.slots.length} slots; schedule ${(t1 - t0).toFixed(1)} ms, emit ${(t2 - t1).toFixed(1)} ms`);
   if (readEnv().log.has("codegen")) for (const k of sched.kernels) logTopic("codegen", printKernel(k));

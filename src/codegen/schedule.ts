@@ -7,7 +7,7 @@ import { type DType, type Dim, type Shape, dimAdd, dimEq, dimMul } from "../tens
 import { normalizeAxis, sliceBounds } from "../ops/index.js";
 import type { Graph, Node } from "../graph/index.js";
 import { ArgumentError } from "../util/index.js";
-import { KernelBuilder } from "./kernel-builder.js";
+import { KernelBuilder, loopDomain } from "./kernel-builder.js";
 import { finishKernel } from "./finish-kernel.js";
 import { type IExpr, type Kernel, type MatmulOperand, ipoly } from "./loop-ir.js";
 
@@ -114,8 +114,11 @@ function checkInPlaceWrites(graph: Graph): void {
 /** Ops computed by a kernel of their own over whole buffers: kv_store scatters into its cache operand's buffer. */
 const TEMPLATE_OPS: ReadonlySet<string> = new Set(["kv_store", "paged_attention"]);
 
-/** Nodes realised into buffers before any kernel is built (see the header comment). */
-function initialRealised(graph: Graph): Set<Node> {
+/**
+ * Nodes realised into buffers before any kernel is built (see the header comment). `groupOf` maps the members of
+ * a multi-output kernel to one of them: a node needed only by one group's kernel is computed inside it.
+ */
+function initialRealised(graph: Graph, groupOf: ReadonlyMap<Node, Node>): Set<Node> {
   const users = graph.users();
   const outputs = new Set(graph.outputs);
   const realised = new Set<Node>();
@@ -136,26 +139,78 @@ function initialRealised(graph: Graph): Set<Node> {
   for (let i = graph.nodes.length - 1; i >= 0; i--) {
     const n = graph.nodes[i]!;
     const r = new Set<Node>();
-    for (const u of users.get(n)!) for (const x of realised.has(u) ? [u] : roots.get(u)!) r.add(x);
+    for (const u of users.get(n)!) for (const x of realised.has(u) ? [u] : roots.get(u)!) r.add(groupOf.get(x) ?? x);
     if (!realised.has(n) && r.size > 1 && !CHEAP.has(n.op) && n.type.shape.length > 0) realised.add(n);
     roots.set(n, r);
   }
   return realised;
 }
 
-export function schedule(graph: Graph): Schedule {
-  checkInPlaceWrites(graph);
-  const realised = initialRealised(graph);
-  // Reductions that a consumer would recompute across loops they do not depend on (a reduction
-  // over a non-last axis feeding a pointwise op, say) get a kernel of their own; repeat until none.
-  for (;;) {
-    const { result, redundant } = buildKernels(graph, realised);
-    if (redundant.size === 0) return result;
-    for (const n of redundant) realised.add(n);
+const sameDomain = (a: readonly Dim[], b: readonly Dim[]) => a.length === b.length && a.every((d, i) => dimEq(d, b[i]!));
+
+/**
+ * Multi-output kernels: runs of consecutive kernels (in graph order) over the same loop domain, none reading another's
+ * result, become one kernel with a store per member (RoPE's cos and sin of one angle table, a layer's K and V cache
+ * stores). Consecutive, so no other kernel runs between the members and the group may take their place in the order.
+ */
+function groupKernels(graph: Graph, realised: ReadonlySet<Node>): Node[][] {
+  // The realised nodes a node reads, through the nodes fused into it.
+  const reads = new Map<Node, ReadonlySet<Node>>();
+  const readsOf = (n: Node): ReadonlySet<Node> => {
+    let r = reads.get(n);
+    if (!r) {
+      const set = new Set<Node>();
+      for (const x of n.inputs) for (const y of realised.has(x) ? [x] : readsOf(x)) set.add(y);
+      reads.set(n, (r = set));
+    }
+    return r;
+  };
+  const groups: Node[][] = [];
+  let group: Node[] = [];
+  for (const n of graph.nodes) {
+    if (!realised.has(n) || n.op === "input" || n.op === "constant") continue;
+    const domain = loopDomain(n);
+    const first = group[0] && loopDomain(group[0]);
+    if (domain && first && sameDomain(domain, first) && !group.some((m) => readsOf(n).has(m))) {
+      group.push(n);
+      continue;
+    }
+    if (group.length) groups.push(group);
+    group = [n];
+  }
+  if (group.length) groups.push(group);
+  return groups;
+}
+
+/** The realised nodes and the kernels' groups; `extra` nodes are realised on top of what fusion decides. */
+function realise(graph: Graph, extra: ReadonlySet<Node>): { realised: Set<Node>; groups: Node[][] } {
+  let groupOf = new Map<Node, Node>();
+  // Grouping can free a node (needed by two members only) and freeing can change the groups: settle in a few rounds.
+  for (let round = 0; ; round++) {
+    const realised = initialRealised(graph, groupOf);
+    for (const n of extra) realised.add(n);
+    const groups = groupKernels(graph, realised);
+    const next = new Map(groups.filter((g) => g.length > 1).flatMap((g) => g.map((m) => [m, g[0]!] as const)));
+    const settled = next.size === groupOf.size && [...next].every(([m, g]) => groupOf.get(m) === g);
+    if (settled || round === 3) return { realised, groups };
+    groupOf = next;
   }
 }
 
-function buildKernels(graph: Graph, realised: ReadonlySet<Node>): { result: Schedule; redundant: Set<Node> } {
+export function schedule(graph: Graph): Schedule {
+  checkInPlaceWrites(graph);
+  // Reductions that a consumer would recompute across loops they do not depend on (a reduction
+  // over a non-last axis feeding a pointwise op, say) get a kernel of their own; repeat until none.
+  const extra = new Set<Node>();
+  for (;;) {
+    const { realised, groups } = realise(graph, extra);
+    const { result, redundant } = buildKernels(graph, realised, groups);
+    if (redundant.size === 0) return result;
+    for (const n of redundant) extra.add(n);
+  }
+}
+
+function buildKernels(graph: Graph, realised: ReadonlySet<Node>, groups: readonly Node[][]): { result: Schedule; redundant: Set<Node> } {
   const outputs = new Set(graph.outputs);
   const buffers: BufferInfo[] = [];
   const bufferOf = new Map<Node, number>();
@@ -180,10 +235,10 @@ function buildKernels(graph: Graph, realised: ReadonlySet<Node>): { result: Sche
 
   const kernels: Kernel[] = [];
   const redundant = new Set<Node>();
-  for (const n of graph.nodes) {
-    const out = bufferOf.get(n);
-    if (out === undefined || n.op === "input" || n.op === "constant") continue;
-    const name = `k${kernels.length}_${n.op}`;
+  for (const group of groups) {
+    const n = group[0]!;
+    const out = bufferOf.get(n)!;
+    const name = `k${kernels.length}_${[...new Set(group.map((m) => m.op))].join("_")}`;
     if (n.op === "matmul") {
       kernels.push(matmulKernel(name, n, out, (x) => operand(viewOf(x, realised)!, bufferOf)));
       continue;
@@ -192,11 +247,12 @@ function buildKernels(graph: Graph, realised: ReadonlySet<Node>): { result: Sche
       kernels.push(attentionKernel(name, n, out, (x) => bufferOf.get(wholeBuffer(x, realised)!)!));
       continue;
     }
+    const members = new Set(group);
     const builder = new KernelBuilder(
-      (m) => (m === n ? undefined : bufferOf.get(m)),
+      (m) => (members.has(m) ? undefined : bufferOf.get(m)),
       (m) => bufferOf.get(m),
     );
-    kernels.push(n.op === "kv_store" ? builder.buildKvStore(name, n, out) : builder.build(name, n, out));
+    kernels.push(builder.build(name, group.map((m) => ({ node: m, out: bufferOf.get(m)! }))));
     for (const r of builder.redundant) redundant.add(r);
   }
   return { result: { buffers, kernels, outputs: graph.outputs.map((o) => bufferOf.get(o)!) }, redundant };

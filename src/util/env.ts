@@ -16,6 +16,8 @@ export interface KilnEnv {
   backend: Backend | "auto";
   cc: string | undefined;
   numThreads: number | undefined;
+  /** KILN_PROFILE=1: native programs time each kernel and print a per-kernel table at exit. */
+  profile: boolean;
   log: ReadonlySet<string>;
   signingKey: string | undefined;
   allowInsecureCache: boolean;
@@ -62,6 +64,7 @@ export function readEnv(): KilnEnv {
     backend: choice("KILN_BACKEND", ["native", "js", "auto"] as const, "auto"),
     cc: process.env.KILN_CC || undefined,
     numThreads,
+    profile: flag("KILN_PROFILE", false),
     log: new Set((process.env.KILN_LOG ?? "").split(",").filter(Boolean)),
     signingKey: signingKey(process.env.KILN_CACHE_SIGNING_KEY),
     allowInsecureCache: flag("KILN_CACHE_ALLOW_INSECURE", false),

@@ -7,7 +7,7 @@ export {
 export {
   NativeBuilder, type NativeBuilderOptions, type NativeObject, type BuildInputs, defaultNativeBuilder, NATIVE_BUILD_VERSION,
 } from "./native-builder.js";
-export { loadNativeModule, type NativeModule, type NativeSymbols } from "./native-module.js";
+export { loadNativeModule, loadedNativeModules, formatProfile, type NativeModule, type NativeSymbols, type NativeProfile, type KernelProfile } from "./native-module.js";
 export { loadAddon, NativeLoadError } from "./addon-loader.js";
 export { ObjectStore } from "./object-store.js";
 export { type VerifiedObject, verifyObject, hashedObject } from "./verified-object.js";

@@ -1,7 +1,8 @@
 // napiGlue(): the generated part of the N-API module glue, a table of the C entries `void f(void** bufs, const int64_t*
 // syms)` that csrc/napi_glue.c exports to JS. Each exported entry takes (array of typed arrays, BigInt64Array of symbol
 // values), passes the arrays' memory zero-copy, counts the call, runs the entry once, and throws if the C side called
-// kiln_fail. The module also exports `calls()`, `isa()`, `bf16dot()`, `threads()`, `setThreads(n)`, `arenaBytes()`.
+// kiln_fail. The module also exports `calls()`, `isa()`, `bf16dot()`, `threads()`, `setThreads(n)`, `arenaBytes()`,
+// `parallelJobs()`, `setProfile(on)`, `profile()` and `resetProfile()` (KILN_PROFILE's per-kernel timers).
 import { ArgumentError } from "../../util/index.js";
 
 /** One C function exported to JS; buffer and symbol counts are checked on every call when given. */
@@ -15,7 +16,7 @@ export interface NativeEntry {
 }
 
 /** The JS names the glue itself exports; entries may not reuse them. */
-export const GLUE_EXPORTS = ["calls", "isa", "bf16dot", "threads", "setThreads", "arenaBytes"] as const;
+export const GLUE_EXPORTS = ["calls", "isa", "bf16dot", "threads", "setThreads", "arenaBytes", "parallelJobs", "setProfile", "profile", "resetProfile"] as const;
 
 const C_IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

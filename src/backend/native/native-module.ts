@@ -18,7 +18,17 @@ interface RawExports {
   threads(): number;
   setThreads(n: number): void;
   arenaBytes(): number;
+  parallelJobs(): number;
+  setProfile(on: boolean): void;
+  profile(): RawProfile;
+  resetProfile(): void;
   [entry: string]: unknown;
+}
+
+interface RawProfile {
+  forwards: number;
+  forwardNs: number;
+  kernels: { name: string; what: string; calls: number; ns: number }[];
 }
 
 export interface NativeModule {
@@ -39,6 +49,30 @@ export interface NativeModule {
   threads: number;
   /** Bytes held by the object's arena (the memory plan's block). */
   readonly arenaBytes: number;
+  /** Regions this object's pool has run on more than one thread so far (GEMMs, threaded kernels). */
+  readonly parallelJobs: number;
+  /** Whether kiln_run times each kernel (KILN_PROFILE=1 turns it on at load); settable. */
+  profiling: boolean;
+  /** The per-kernel timers of the profiled runs so far. */
+  profile(): NativeProfile;
+  resetProfile(): void;
+}
+
+/** One distinct kernel function's share of the profiled forwards. */
+export interface KernelProfile {
+  readonly name: string;
+  /** What it computes: the ops it fuses, or a template call's shape. */
+  readonly what: string;
+  readonly calls: number;
+  readonly ms: number;
+}
+
+export interface NativeProfile {
+  readonly forwards: number;
+  /** Wall time of the profiled forwards (kiln_run), kernels and what lies between them. */
+  readonly forwardMs: number;
+  /** By total time, longest first. */
+  readonly kernels: readonly KernelProfile[];
 }
 
 const loaded = new Map<string, NativeModule>();
@@ -70,7 +104,9 @@ export function loadNativeModule(object: VerifiedObject): NativeModule {
     if (!fn) throw new ArgumentError("NativeModule.call", `no entry '${entry}' in ${real} (entries: ${entries.join(", ")})`);
     fn(buffers, toSymbols(symbols));
   };
-  raw.setThreads(readEnv().numThreads ?? physicalCoreCount());
+  const env = readEnv();
+  raw.setThreads(env.numThreads ?? physicalCoreCount());
+  let profiling = false;
   const mod: NativeModule = {
     sha256: object.sha256,
     isa: raw.isa(),
@@ -91,7 +127,59 @@ export function loadNativeModule(object: VerifiedObject): NativeModule {
     get arenaBytes() {
       return raw.arenaBytes();
     },
+    get parallelJobs() {
+      return raw.parallelJobs();
+    },
+    get profiling() {
+      return profiling;
+    },
+    set profiling(on: boolean) {
+      raw.setProfile((profiling = on));
+    },
+    profile: () => profileOf(raw.profile()),
+    resetProfile: () => raw.resetProfile(),
   };
   loaded.set(object.sha256, mod);
+  if (env.profile) {
+    mod.profiling = true;
+    printProfileAtExit(mod);
+  }
   return mod;
+}
+
+/** Every native module this process has loaded (one per distinct object). */
+export function loadedNativeModules(): NativeModule[] {
+  return [...loaded.values()];
+}
+
+function profileOf(p: RawProfile): NativeProfile {
+  const kernels = p.kernels.filter((k) => k.calls > 0).map((k) => ({ name: k.name, what: k.what, calls: k.calls, ms: k.ns / 1e6 }));
+  return { forwards: p.forwards, forwardMs: p.forwardNs / 1e6, kernels: kernels.sort((a, b) => b.ms - a.ms) };
+}
+
+/** The per-kernel table: name, calls, total ms, % of the forwards' time, what it computes; then the time between kernels. */
+export function formatProfile(p: NativeProfile, title: string): string {
+  const pct = (ms: number) => (p.forwardMs > 0 ? ((100 * ms) / p.forwardMs).toFixed(1) : "-");
+  const inKernels = p.kernels.reduce((a, k) => a + k.ms, 0);
+  const rows = [
+    ["kernel", "calls", "total ms", "% forward", "what"],
+    ...p.kernels.map((k) => [k.name, String(k.calls), k.ms.toFixed(2), pct(k.ms), k.what]),
+    ["(between kernels)", "", (p.forwardMs - inKernels).toFixed(2), pct(p.forwardMs - inKernels), ""],
+  ];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) => r.map((cell, c) => (c === 0 || c === 4 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ").trimEnd();
+  return [`${title}: ${p.forwards} forwards, ${p.forwardMs.toFixed(2)} ms`, ...rows.map(line)].join("\n");
+}
+
+const profiled: NativeModule[] = [];
+
+/** KILN_PROFILE=1: every profiled module's table goes to stderr when the process exits. */
+function printProfileAtExit(mod: NativeModule): void {
+  if (profiled.push(mod) > 1) return;
+  process.once("exit", () => {
+    for (const m of profiled) {
+      const p = m.profile();
+      if (p.forwards > 0) process.stderr.write(`${formatProfile(p, `kiln profile, object ${m.sha256.slice(0, 12)} (${m.threads} threads)`)}\n`);
+    }
+  });
 }

@@ -56,6 +56,38 @@ KILN_API void kiln_set_num_threads(int n);
 KILN_API void kiln_parallel(kiln_task_fn fn, void* ctx);
 /* Splits [0, n) into one contiguous range per thread, each a multiple of grain (except the last). */
 KILN_API void kiln_parallel_for(int64_t n, int64_t grain, kiln_range_fn fn, void* ctx);
+/* Jobs dispatched to more than one thread so far (a region that ran inline is not counted). */
+KILN_API int64_t kiln_parallel_jobs(void);
+
+/* The rows of a generated kernel's parallel loop that one thread takes at least: enough for KILN_PARALLEL_WORK units of
+   work (about an element-operation each; the emitter estimates a row's). A loop with no more than that runs inline on
+   the caller, as a decode step's kernels do; larger ones split into one range per thread. */
+#define KILN_PARALLEL_WORK 32768
+KILN_INLINE int64_t kiln_grain(int64_t row_work) {
+  return row_work >= KILN_PARALLEL_WORK ? 1 : row_work < 1 ? KILN_PARALLEL_WORK : (KILN_PARALLEL_WORK + row_work - 1) / row_work;
+}
+
+/* ---- profiling (KILN_PROFILE=1, a run-time switch: the same object serves both). A program's kiln_run keeps one entry
+   per distinct kernel function; when profiling is on it registers its table, then laps the clock after each kernel.
+   Off, each kernel costs one predictable branch. Counters are updated atomically (JS workers may share an object). ---- */
+typedef struct {
+  const char* name; /* the kernel function */
+  const char* what; /* what it computes: the ops it fuses, a template's shape */
+  int64_t calls;
+  int64_t ns;
+} kiln_profile_entry;
+
+KILN_API int kiln_profile_enabled(void);
+KILN_API void kiln_set_profile(int on);
+/* Registers the running program's table (n entries) and returns the clock (ns), the start of one forward. */
+KILN_API int64_t kiln_profile_begin(kiln_profile_entry* table, int n);
+/* Adds the time since `since` and one call to e; returns the clock, the start of the next kernel. */
+KILN_API int64_t kiln_profile_lap(kiln_profile_entry* e, int64_t since);
+/* Ends a forward begun at `start`. */
+KILN_API void kiln_profile_end(int64_t start);
+/* The registered table (NULL before any profiled run), its length, and the forwards' count and total time. */
+KILN_API const kiln_profile_entry* kiln_profile_table(int* n, int64_t* forwards, int64_t* forward_ns);
+KILN_API void kiln_profile_reset(void);
 
 /* ---- memory: an arena (one 64-byte-aligned block, grown on demand) and scratch for kernels ---- */
 typedef struct {

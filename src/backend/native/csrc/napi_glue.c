@@ -1,8 +1,8 @@
 /* napi_glue.c: the N-API module glue. It exposes the object's entries (the kiln_entries table, defined by the
    object's own code) to JS as functions taking (array of typed arrays, BigInt64Array of symbol values): each call
    checks the arguments, passes the arrays' memory zero-copy, counts the call, runs the entry once, and throws if
-   the C side called kiln_fail. The module also exports calls(), isa(), bf16dot(), threads(), setThreads(n) and
-   arenaBytes() (the names module-glue.ts's GLUE_EXPORTS lists). */
+   the C side called kiln_fail. The module also exports calls(), isa(), bf16dot(), threads(), setThreads(n),
+   arenaBytes(), parallelJobs(), setProfile(on), profile() and resetProfile() (the names module-glue.ts's GLUE_EXPORTS lists). */
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <stdatomic.h>
@@ -126,6 +126,13 @@ static napi_value kiln_js_threads(napi_env env, napi_callback_info info) {
   return v;
 }
 
+static napi_value kiln_js_parallel_jobs(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+  KILN_NAPI(env, napi_create_double(env, (double)kiln_parallel_jobs(), &v));
+  return v;
+}
+
 static napi_value kiln_js_set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -146,6 +153,63 @@ static napi_value kiln_js_arena_bytes(napi_env env, napi_callback_info info) {
   return v;
 }
 
+static napi_value kiln_js_set_profile(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool on = false;
+  KILN_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) {
+    napi_throw_type_error(env, "E_ARGUMENT", "setProfile: expected a boolean");
+    return NULL;
+  }
+  kiln_set_profile(on);
+  return NULL;
+}
+
+static napi_value kiln_set_number(napi_env env, napi_value obj, const char* key, double value) {
+  napi_value v;
+  KILN_NAPI(env, napi_create_double(env, value, &v));
+  KILN_NAPI(env, napi_set_named_property(env, obj, key, v));
+  return obj;
+}
+
+static napi_value kiln_set_string(napi_env env, napi_value obj, const char* key, const char* value) {
+  napi_value v;
+  KILN_NAPI(env, napi_create_string_utf8(env, value ? value : "", NAPI_AUTO_LENGTH, &v));
+  KILN_NAPI(env, napi_set_named_property(env, obj, key, v));
+  return obj;
+}
+
+/* {forwards, forwardNs, kernels: [{name, what, calls, ns}]}: the counters of the profiled runs so far. */
+static napi_value kiln_js_profile(napi_env env, napi_callback_info info) {
+  (void)info;
+  int n = 0;
+  int64_t forwards = 0, forward_ns = 0;
+  const kiln_profile_entry* table = kiln_profile_table(&n, &forwards, &forward_ns);
+  napi_value out, kernels;
+  KILN_NAPI(env, napi_create_object(env, &out));
+  if (!kiln_set_number(env, out, "forwards", (double)forwards) || !kiln_set_number(env, out, "forwardNs", (double)forward_ns)) return NULL;
+  KILN_NAPI(env, napi_create_array_with_length(env, table ? (size_t)n : 0, &kernels));
+  for (int i = 0; table && i < n; i++) {
+    napi_value row;
+    KILN_NAPI(env, napi_create_object(env, &row));
+    if (!kiln_set_string(env, row, "name", table[i].name) || !kiln_set_string(env, row, "what", table[i].what) ||
+        !kiln_set_number(env, row, "calls", (double)__atomic_load_n(&table[i].calls, __ATOMIC_RELAXED)) ||
+        !kiln_set_number(env, row, "ns", (double)__atomic_load_n(&table[i].ns, __ATOMIC_RELAXED)))
+      return NULL;
+    KILN_NAPI(env, napi_set_element(env, kernels, (uint32_t)i, row));
+  }
+  KILN_NAPI(env, napi_set_named_property(env, out, "kernels", kernels));
+  return out;
+}
+
+static napi_value kiln_js_reset_profile(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  kiln_profile_reset();
+  return NULL;
+}
+
 static void kiln_env_cleanup(void* arg) {
   (void)arg;
   kiln_runtime_detach();
@@ -162,6 +226,8 @@ NAPI_MODULE_INIT() {
   static const struct { const char* name; napi_callback cb; } glue[] = {
       {"calls", kiln_js_calls},     {"isa", kiln_js_isa},                 {"bf16dot", kiln_js_bf16dot},
       {"threads", kiln_js_threads}, {"setThreads", kiln_js_set_threads}, {"arenaBytes", kiln_js_arena_bytes},
+      {"parallelJobs", kiln_js_parallel_jobs},
+      {"setProfile", kiln_js_set_profile}, {"profile", kiln_js_profile}, {"resetProfile", kiln_js_reset_profile},
   };
   kiln_runtime_attach();
   KILN_NAPI(env, napi_add_env_cleanup_hook(env, kiln_env_cleanup, NULL));

@@ -1,4 +1,4 @@
-/* runtime.c: errors, the thread pool, the arena and scratch memory of the native runtime.
+/* runtime.c: errors, the thread pool, the profiling counters, the arena and scratch memory of the native runtime.
 
    Linked into every model's object (objects must load alone, on machines without a compiler), with hidden
    visibility, so each object has its own pool. The pool is ours rather than OpenMP's: no libgomp at load time,
@@ -51,6 +51,9 @@ static struct {
 } kiln_pool = {.dispatch = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static _Thread_local int kiln_in_job;
+static atomic_llong kiln_jobs;
+
+int64_t kiln_parallel_jobs(void) { return atomic_load_explicit(&kiln_jobs, memory_order_relaxed); }
 
 static int64_t kiln_now_ns(void) {
   struct timespec ts;
@@ -131,6 +134,7 @@ void kiln_parallel(kiln_task_fn fn, void* ctx) {
     fn(ctx, 0, 1);
     return;
   }
+  atomic_fetch_add_explicit(&kiln_jobs, 1, memory_order_relaxed);
   kiln_pool.fn = fn;
   kiln_pool.ctx = ctx;
   kiln_pool.nth = nth;
@@ -172,6 +176,51 @@ static void kiln_pool_stop(void) {
   kiln_pool.workers = 0;
   atomic_store(&kiln_pool.stop, 0);
   pthread_mutex_unlock(&kiln_pool.dispatch);
+}
+
+/* ---- profiling ---- */
+static atomic_int kiln_profile_on;
+static _Atomic(kiln_profile_entry*) kiln_profile_entries;
+static atomic_int kiln_profile_count;
+static atomic_llong kiln_profile_forwards, kiln_profile_forward_ns;
+
+int kiln_profile_enabled(void) { return atomic_load_explicit(&kiln_profile_on, memory_order_relaxed); }
+
+void kiln_set_profile(int on) { atomic_store(&kiln_profile_on, on != 0); }
+
+int64_t kiln_profile_begin(kiln_profile_entry* table, int n) {
+  atomic_store(&kiln_profile_count, n);
+  atomic_store(&kiln_profile_entries, table);
+  return kiln_now_ns();
+}
+
+int64_t kiln_profile_lap(kiln_profile_entry* e, int64_t since) {
+  int64_t now = kiln_now_ns();
+  __atomic_fetch_add(&e->ns, now - since, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&e->calls, 1, __ATOMIC_RELAXED);
+  return now;
+}
+
+void kiln_profile_end(int64_t start) {
+  atomic_fetch_add(&kiln_profile_forward_ns, kiln_now_ns() - start);
+  atomic_fetch_add(&kiln_profile_forwards, 1);
+}
+
+const kiln_profile_entry* kiln_profile_table(int* n, int64_t* forwards, int64_t* forward_ns) {
+  *n = atomic_load(&kiln_profile_count);
+  *forwards = atomic_load(&kiln_profile_forwards);
+  *forward_ns = atomic_load(&kiln_profile_forward_ns);
+  return atomic_load(&kiln_profile_entries);
+}
+
+void kiln_profile_reset(void) {
+  kiln_profile_entry* t = atomic_load(&kiln_profile_entries);
+  for (int i = 0, n = atomic_load(&kiln_profile_count); t && i < n; i++) {
+    __atomic_store_n(&t[i].calls, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&t[i].ns, 0, __ATOMIC_RELAXED);
+  }
+  atomic_store(&kiln_profile_forwards, 0);
+  atomic_store(&kiln_profile_forward_ns, 0);
 }
 
 /* ---- memory ---- */
