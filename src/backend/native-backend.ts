@@ -105,5 +105,5 @@ export function loadNativeProgram(program: Program, prebuilt?: VerifiedObject): 
     mod.run(buffers as ArrayBufferView[], symbols);
     bump("nativeMs", performance.now() - t0);
   });
-  return { run: exe.run, kernelCount: exe.kernelCount, object, nativeCalls: () => mod.calls - start };
+  return { run: exe.run, kernelCount: exe.kernelCount, object, nativeCalls: () => mod.calls - start, setThreads: (n) => (mod.threads = n) };
 }

@@ -11,6 +11,8 @@ export interface Executable {
    */
   run(inputs: readonly Tensor[], env?: Readonly<Record<string, number>>, options?: RunOptions): Tensor[];
   readonly kernelCount: number;
+  /** Sets the threads its kernels use (native code; the JS backend has one). */
+  setThreads?(n: number): void;
 }
 
 export interface RunOptions {

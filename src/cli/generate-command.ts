@@ -49,15 +49,14 @@ function choice<T extends string>(flag: string, text: string | undefined, allowe
   throw new ArgumentError(flag, `expected ${allowed.join(" | ")}, got '${text}'`);
 }
 
-/** Builds the LLM for the model flags (threads are set before any native code loads). */
+/** Builds the LLM for the model flags (passed as options: the command writes no environment variable). */
 export function openModel(o: ModelOptions): LLM {
   const threads = number("--threads", o.threads, (n) => Number.isInteger(n) && n >= 1 && n <= MAX_THREADS, `an integer from 1 to ${MAX_THREADS}`);
-  if (threads !== undefined) process.env.KILN_NUM_THREADS = String(threads);
   const backend = choice("--backend", o.backend, ["native", "js", "auto"] as const);
   const dtype = choice("--dtype", o.dtype, ["f32", "bf16"] as const);
   const kvCacheTokens = number("--kv-cache-tokens", o.kvCacheTokens, isCount, "a positive integer");
   const kvCacheDtype = choice("--kv-cache-dtype", o.kvCacheDtype, ["f32", "bf16"] as const);
-  return new LLM({ model: o.model, backend, ...(dtype ? { dtype } : {}), ...(kvCacheTokens ? { kvCacheTokens } : {}), ...(kvCacheDtype ? { kvCacheDtype } : {}) });
+  return new LLM({ model: o.model, backend, ...(threads !== undefined ? { threads } : {}), ...(dtype ? { dtype } : {}), ...(kvCacheTokens ? { kvCacheTokens } : {}), ...(kvCacheDtype ? { kvCacheDtype } : {}) });
 }
 
 export async function runGenerate(o: GenerateOptions, out: (s: string) => void, err: (s: string) => void): Promise<void> {

@@ -106,6 +106,11 @@ export class CompiledFunction {
     return this.#calls;
   }
 
+  /** Sets the threads of every program's native kernels (an option passed down, never an environment variable). */
+  setThreads(n: number): void {
+    for (const v of this.#variants) v.executable.setThreads?.(n);
+  }
+
   /** Calls served by each program: by token count for specialised ones, "general" for the general one. */
   callsBySize(): Record<string, number> {
     return Object.fromEntries(this.#variants.map((v) => [v.size === undefined ? "general" : String(v.size), v.calls]));

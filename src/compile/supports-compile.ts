@@ -22,6 +22,8 @@ export interface SupportsCompileOptions {
    * again (an engine sampling from logits), so a decode step allocates nothing for its outputs.
    */
   readonly reuseOutputs?: boolean;
+  /** Threads of the native kernels (default: KILN_NUM_THREADS, else the physical cores). */
+  readonly threads?: number;
 }
 
 type ModuleClass = abstract new (...args: never[]) => TraceableModule<Tensor>;
@@ -96,6 +98,7 @@ export function supportsCompile<C extends ModuleClass>(Base: C, options: Support
       this.#outcomes.push(outcome.source);
       if (outcome.reason) this.#misses.push(outcome.reason);
       this.#aot.push(outcome.fn.bind(this));
+      if (options.threads !== undefined) outcome.fn.setThreads(options.threads);
       return outcome;
     }
 

@@ -4,7 +4,7 @@
 import { supportsCompile, type CompileActivity } from "../compile/index.js";
 import { CausalLM, type ChatMessage, type ModelConfig, StreamDecoder, loadCheckpoint, loadTokenizer, pagedDynamicDims } from "../models/index.js";
 import { type DType, Tensor } from "../tensor/index.js";
-import { ArgumentError } from "../util/index.js";
+import { ArgumentError, MAX_THREADS } from "../util/index.js";
 import { PagedKvCache, SequenceBlocks, batchInputs } from "./kv-cache.js";
 import { PagedEngine, type TokenEvent } from "./paged-engine.js";
 import type { GenerateParams, Generation } from "./generate.js";
@@ -37,6 +37,8 @@ export interface LLMOptions {
    * decode step. Batch sizes of continuous batching belong here too.
    */
   readonly compileSizes?: readonly number[];
+  /** Threads of the native kernels, 1..256 (default: KILN_NUM_THREADS, else the physical cores). */
+  readonly threads?: number;
   readonly tokenizer?: TextCodec;
   /** Called while weights load and the model compiles, for progress bars. */
   readonly onProgress?: (stage: "load" | "compile", done: number, total: number) => void;
@@ -64,6 +66,9 @@ export class LLM {
 
   constructor(options: LLMOptions) {
     const t0 = performance.now();
+    if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1 && options.threads <= MAX_THREADS)) {
+      throw new ArgumentError("LLM", `threads must be an integer from 1 to ${MAX_THREADS}, got ${options.threads}`);
+    }
     const ckpt = loadCheckpoint(options.model);
     this.config = ckpt.config;
     this.#dir = options.model;
@@ -75,6 +80,7 @@ export class LLM {
     const Model = supportsCompile(CausalLM, {
       dynamicArgDims: pagedDynamicDims(ckpt.config.numHiddenLayers), compileSizes: options.compileSizes ?? [1], prefix: "model", backend: options.backend,
       reuseOutputs: true, // the engine samples from the logits before its next forward
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
     });
     this.#model = new Model(ckpt.config, dtype) as CausalLM & { compileActivity: CompileActivity; compileFor(...example: never[]): unknown };
     const names = new Set(this.#model.namedParameters().map(([n]) => n));

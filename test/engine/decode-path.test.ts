@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { LLM } from "../../src/engine/index.js";
 import { counters } from "../../src/util/index.js";
+import { hasToolchain, loadedNativeModules } from "../../src/backend/index.js";
 import { TINY_QWEN3_DIR, tinyQwen3Reference } from "../helpers/tiny-qwen3.js";
 
 const cache = mkdtempSync(join(tmpdir(), "kiln-decode-path-"));
@@ -47,4 +48,15 @@ test("LLM.compile() runs no forward; decode steps walk no module and read no env
   assert.equal(long.walks - short.walks, 0, "no module walk per decode step");
   assert.equal(long.envReads - short.envReads, 0, "no environment read per decode step");
   assert.equal(long.walks, 0, "not even per request: the slots stay resolved");
+});
+
+test("LLM({ threads }) sets the native kernels' threads as an option, writing no environment variable", { skip: hasToolchain() ? false : "no C compiler" }, () => {
+  const before = process.env.KILN_NUM_THREADS;
+  const llm = new LLM({ model: TINY_QWEN3_DIR, backend: "native", dtype: "f32", threads: 3 });
+  llm.compile();
+  assert.equal(process.env.KILN_NUM_THREADS, before);
+  const mods = loadedNativeModules();
+  assert.ok(mods.length >= 2, "the general and the S = 1 programs");
+  assert.ok(mods.every((m) => m.threads === 3), mods.map((m) => m.threads).join(","));
+  assert.throws(() => new LLM({ model: TINY_QWEN3_DIR, threads: 0 }), /threads must be an integer/);
 });
