@@ -3,6 +3,7 @@
 import { compile, randn } from "../src/index.js";
 import { hasToolchain } from "../src/backend/index.js";
 import { BENCH_BLOCK, DecoderBlock } from "../test/nn/decoder-block.js";
+import { type LimitRatio, failOnBrokenLimits, limitProbes, limitsJson, limitsRows, ofPeak } from "./limits.js";
 import { printJsonLine, printTable, timeMs } from "./report.js";
 
 export async function run(args: string[]): Promise<void> {
@@ -27,11 +28,19 @@ export async function run(args: string[]): Promise<void> {
   const compiledMs = js.ms;
   const firstCall = js.firstCall;
 
+  const limits = hasToolchain() ? (await limitProbes()).measure() : undefined;
+  const ratios: LimitRatio[] = [];
+  const row = (path: string, ms: number) => {
+    const r = limits ? ofPeak(limits, `decoder block, ${path}`, flops / ms / 1e6) : undefined;
+    if (r) ratios.push(r);
+    return { path, ms, "GFLOP/s": flops / ms / 1e6, "of FMA peak": r?.ratio ?? NaN, "vs eager": eagerMs / ms };
+  };
   const rows = [
-    { path: "eager (reference kernels)", ms: eagerMs, "GFLOP/s": flops / eagerMs / 1e6, "vs eager": 1 },
-    { path: "compiled, JS backend", ms: compiledMs, "GFLOP/s": flops / compiledMs / 1e6, "vs eager": eagerMs / compiledMs },
-    ...(native ? [{ path: "compiled, native backend", ms: native.ms, "GFLOP/s": flops / native.ms / 1e6, "vs eager": eagerMs / native.ms }] : []),
+    row("eager (reference kernels)", eagerMs),
+    row("compiled, JS backend", compiledMs),
+    ...(native ? [row("compiled, native backend", native.ms)] : []),
   ];
+  if (limits) printTable("machine limits", limitsRows(limits));
   printTable(`decoder block, ${tokens} tokens × hidden ${cfg.hidden} (${(flops / 1e9).toFixed(2)} GFLOP/forward)`, rows);
   printTable("compile, JS backend (first call)", [
     { phase: "trace", ms: report.trace },
@@ -45,6 +54,8 @@ export async function run(args: string[]): Promise<void> {
     tokens, hidden: cfg.hidden, eager_ms: eagerMs, compiled_ms: compiledMs, speedup: eagerMs / compiledMs,
     gflops_compiled: flops / compiledMs / 1e6, compile_ms: { trace: report.trace, passes: report.passes, codegen: report.codegen, load: report.load },
     kernels: report.kernels,
+    limits: limits ? limitsJson(limits) : null,
     ...(native ? { native_ms: native.ms, gflops_native: flops / native.ms / 1e6, native_compile_ms: { ...native.report } } : {}),
   });
+  failOnBrokenLimits(ratios);
 }
