@@ -220,12 +220,28 @@ export function bestOf(a: LimitFigures, b: LimitFigures): MachineLimits {
 }
 
 export interface LimitOptions {
-  /** Passes of each bandwidth probe over its buffers (the FMA loops get 20× as many calls). Default 3. */
-  readonly reps?: number;
+  /** Seconds each figure (a probe at a thread count) is repeated for; its best call counts. Default 0.25. */
+  readonly seconds?: number;
   /** Bytes of each of the three buffers. Default 256 MiB: 8× a 32 MiB last-level cache. */
   readonly bufferBytes?: number;
   /** Bytes of each array one timed call reads or writes. Default 32 MiB. */
   readonly chunkBytes?: number;
+}
+
+/**
+ * Best (shortest) seconds of one call of fn over timed batches of `batch` calls, after one untimed batch: batches
+ * repeat for `seconds` of wall time, and at least 5 times.
+ */
+export function bestSecondsWithin(fn: () => void, seconds: number, batch = 1): number {
+  for (let i = 0; i < batch; i++) fn();
+  const end = performance.now() + seconds * 1000;
+  let best = Infinity;
+  for (let r = 0; r < 5 || performance.now() < end; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < batch; i++) fn();
+    best = Math.min(best, (performance.now() - t0) / 1000 / batch);
+  }
+  return best;
 }
 
 /** Best (shortest) seconds of one call of fn over `reps` timed batches of `batch` calls, after one untimed batch. */
@@ -267,9 +283,9 @@ export class LimitProbes {
   }
 
   /** GFLOP/s of the FMA (or vdpbf16ps) loop on n threads (≈ 1 ms a call); 0 when the target lacks the instruction. */
-  #peak(entry: "limit_peak" | "limit_peak_dot", n: number, reps: number): number {
+  #peak(entry: "limit_peak" | "limit_peak_dot", n: number, seconds: number): number {
     const iters = 500_000;
-    const s = bestSeconds(() => this.#mod.call(entry, [this.#out, this.#perIter], [iters]), reps);
+    const s = bestSecondsWithin(() => this.#mod.call(entry, [this.#out, this.#perIter], [iters]), seconds);
     return (iters * this.#perIter[0]! * n) / s / 1e9;
   }
 
@@ -277,13 +293,13 @@ export class LimitProbes {
    * Every figure at its best. The machine is shared: a long timed call is rarely left alone by other processes,
    * while a kernel's short calls often are. So each call is short — ≈ 1 ms FMA loops, and bandwidth probes timed
    * one window of the buffers at a time (chunkBytes of each array, walking forward, so no window is in a cache) —
-   * and repeated many times.
+   * and repeated for `seconds` (the best call counts).
    */
   measure(options: LimitOptions = {}): MachineLimits {
-    const passes = options.reps ?? 3;
+    const seconds = options.seconds ?? 0.25;
     const bufferBytes = options.bufferBytes ?? 256 * 2 ** 20;
-    const fmaPeak = this.#perThreads((n) => this.#peak("limit_peak", n, 20 * passes));
-    const dotPeak = this.#perThreads((n) => this.#peak("limit_peak_dot", n, 20 * passes));
+    const fmaPeak = this.#perThreads((n) => this.#peak("limit_peak", n, seconds));
+    const dotPeak = this.#perThreads((n) => this.#peak("limit_peak_dot", n, seconds));
     const n = bufferBytes / 4;
     const all = new Float32Array(3 * n);
     for (let i = 0; i < all.length; i += 1024) all[i] = 1; // every page touched before timing
@@ -293,7 +309,7 @@ export class LimitProbes {
     /** Bytes per second of the best window of `bytes`, each call on the next window (k counts calls). */
     const rate = (bytes: number, call: (k: number) => void) => {
       let k = 0;
-      return () => bytes / bestSeconds(() => call(k++), passes * windows) / 1e9;
+      return () => bytes / bestSecondsWithin(() => call(k++), seconds) / 1e9;
     };
     // A read window spans two chunks (the read walks all three arrays); copy and triad take one chunk of each array.
     const read = (hint: number) => rate(8 * chunk, (k) => this.#mod.call("limit_read", [part(k, 0, 2 * chunk), this.#out], [2 * chunk, hint]));
@@ -308,19 +324,16 @@ export class LimitProbes {
 
   /**
    * The read bandwidth of a working set of `bytes` that stays in the caches (read again and again, in batches of
-   * ≈ 16 MiB, for 0.2 s, on 1 thread and on the pool's: a small read gains nothing from a second thread but the
+   * ≈ 16 MiB, for 0.25 s, on 1 thread and on the pool's: a small read gains nothing from a second thread but the
    * dispatch): the limit of a kernel timed hot on that many bytes. Measured once per size.
    */
-  hotReadGBs(bytes: number, seconds = 0.2): number {
+  hotReadGBs(bytes: number, seconds = 0.25): number {
     const known = this.#hot.get(bytes);
     if (known !== undefined) return known;
     const buf = new Float32Array(Math.ceil(bytes / 4)).fill(1);
     const batch = Math.max(1, Math.floor(2 ** 24 / bytes));
     const call = () => this.#mod.call("limit_read", [buf, this.#out], [buf.length, 0]);
-    const gbs = best(this.#perThreads(() => {
-      const reps = Math.max(5, Math.round(seconds / (batch * bestSeconds(call, 3))));
-      return bytes / bestSeconds(call, reps, batch) / 1e9;
-    }));
+    const gbs = best(this.#perThreads(() => bytes / bestSecondsWithin(call, seconds, batch) / 1e9));
     this.#hot.set(bytes, gbs);
     return gbs;
   }
@@ -431,10 +444,10 @@ export function failOnBrokenLimits(ratios: readonly LimitRatio[]): void {
   if (failures.length > 0) process.exitCode = 1;
 }
 
-/** `npm run bench -- limits [--reps n]`: the limits alone (table and JSON line), for a quick look at a machine. */
+/** `npm run bench -- limits [--seconds s]`: the limits alone (table and JSON line), for a quick look at a machine. */
 export async function run(args: string[]): Promise<void> {
-  const i = args.indexOf("--reps");
-  const limits = await measureLimits({ reps: i >= 0 ? Number(args[i + 1]) : undefined });
+  const i = args.indexOf("--seconds");
+  const limits = await measureLimits({ seconds: i >= 0 ? Number(args[i + 1]) : undefined });
   printTable(`machine limits (${limits.threads} threads, isa ${limits.isa})`, limitsRows(limits));
   printJsonLine("limits", { limits: limitsJson(limits) });
 }

@@ -119,7 +119,7 @@ export async function run(args: string[]): Promise<void> {
 
   // ---- the machine's limits (measured again after the kernels: each figure at its best in the run) ----
   const probes = new LimitProbes(mod);
-  const before = probes.measure({ reps: opts.reps });
+  const before = probes.measure();
   const small = randomF32(16_384, 3);
   const reps = 20_000;
   mod.call("pool", [out, small], [reps, small.length]);
@@ -249,7 +249,7 @@ export async function run(args: string[]): Promise<void> {
     }
   }
 
-  const limits = bestOf(before, probes.measure({ reps: opts.reps }));
+  const limits = bestOf(before, probes.measure());
   const ratios = held.map(({ row, json, column, hold }) => {
     const r = hold(limits);
     row[column] = r.ratio;
