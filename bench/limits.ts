@@ -25,59 +25,45 @@ KILN_INLINE void bench_share(int64_t n, int tid, int nth, int64_t* lo, int64_t* 
 }
 
 #define BENCH_FMA_CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-typedef struct { int64_t iters; double* out; } bench_peak_job;
+typedef struct { int64_t iters; int64_t dot; double* out; } bench_peak_job;
+/* 12 independent chains of FMAs (a = a * m + c), or of vdpbf16ps (a += m·c over bf16 pairs: 1.0 and 2^-24). */
 static void bench_peak_task(void* p, int tid, int nth) {
   (void)nth;
   const bench_peak_job* job = (const bench_peak_job*)p;
   const kv m = kv_set1(0.999999f), c = kv_set1(1e-7f);
 #define DECL(i) kv a##i = kv_set1(0.1f * (i) + 0.01f * tid);
 #define STEP(i) a##i = kv_fma(a##i, m, c);
+#define DOT(i) a##i = _mm512_dpbf16_ps(a##i, mh, ch);
 #define SUM(i) s = kv_add(s, a##i);
   BENCH_FMA_CHAINS(DECL)
-  for (int64_t i = 0; i < job->iters; i++) { BENCH_FMA_CHAINS(STEP) }
+  if (job->dot) {
+#if defined(KILN_HAS_BF16DOT)
+    const __m512bh mh = (__m512bh)_mm512_set1_epi16(0x3f80), ch = (__m512bh)_mm512_set1_epi16(0x3380);
+    for (int64_t i = 0; i < job->iters; i++) { BENCH_FMA_CHAINS(DOT) }
+#endif
+  } else {
+    for (int64_t i = 0; i < job->iters; i++) { BENCH_FMA_CHAINS(STEP) }
+  }
   kv s = kv_zero();
   BENCH_FMA_CHAINS(SUM)
 #undef DECL
 #undef STEP
+#undef DOT
 #undef SUM
   job->out[tid] = kv_sum(s);
 }
-/* bufs: f64 out[threads], f64 flops_per_iteration[1] (per thread); syms: iterations. */
+/* bufs: f64 out[threads], f64 flops_per_iteration[1] (per thread; 0: no vdpbf16ps on this target); syms: iterations, dot. */
 static void bench_peak(void** bufs, const int64_t* syms) {
-  bench_peak_job job = {syms[0], (double*)bufs[0]};
-  kiln_parallel(bench_peak_task, &job);
-  ((double*)bufs[1])[0] = 12.0 * 2 * KV_LANES;
-}
-
 #if defined(KILN_HAS_BF16DOT)
-/* The same loop of vdpbf16ps: each does 2 products and 2 adds per f32 lane. */
-static void bench_peak_dot_task(void* p, int tid, int nth) {
-  (void)nth;
-  const bench_peak_job* job = (const bench_peak_job*)p;
-  const __m512bh m = (__m512bh)_mm512_set1_epi16(0x3f80), c = (__m512bh)_mm512_set1_epi16(0x3380); /* 1.0, 2^-24 */
-#define DECL(i) __m512 a##i = _mm512_set1_ps(0.1f * (i) + 0.01f * tid);
-#define STEP(i) a##i = _mm512_dpbf16_ps(a##i, m, c);
-#define SUM(i) s = _mm512_add_ps(s, a##i);
-  BENCH_FMA_CHAINS(DECL)
-  for (int64_t i = 0; i < job->iters; i++) { BENCH_FMA_CHAINS(STEP) }
-  __m512 s = _mm512_setzero_ps();
-  BENCH_FMA_CHAINS(SUM)
-#undef DECL
-#undef STEP
-#undef SUM
-  job->out[tid] = _mm512_reduce_add_ps(s);
-}
-#endif
-/* bufs: f64 out[threads], f64 flops_per_iteration[1] (0: no vdpbf16ps on this target); syms: iterations. */
-static void bench_peak_dot(void** bufs, const int64_t* syms) {
-#if defined(KILN_HAS_BF16DOT)
-  bench_peak_job job = {syms[0], (double*)bufs[0]};
-  kiln_parallel(bench_peak_dot_task, &job);
-  ((double*)bufs[1])[0] = 12.0 * 4 * 16;
+  const double dot_flops = 12.0 * 4 * 16; /* each vdpbf16ps: 2 products and 2 adds per f32 lane */
 #else
-  (void)syms;
-  ((double*)bufs[1])[0] = 0;
+  const double dot_flops = 0;
 #endif
+  double* flops = (double*)bufs[1];
+  flops[0] = syms[1] ? dot_flops : 12.0 * 2 * KV_LANES;
+  if (flops[0] == 0) return;
+  bench_peak_job job = {syms[0], syms[1], (double*)bufs[0]};
+  kiln_parallel(bench_peak_task, &job);
 }
 
 typedef struct { const float* a; int64_t n; double* out; int64_t hint; } bench_read_job;
@@ -157,7 +143,6 @@ static void bench_stream(void** bufs, const int64_t* syms) {
 /** The probes' entries, for an object that adds them to its own (bench/native.ts) or has only them (measureLimits). */
 export const LIMIT_ENTRIES = [
   { name: "limit_peak", symbol: "bench_peak" },
-  { name: "limit_peak_dot", symbol: "bench_peak_dot" },
   { name: "limit_read", symbol: "bench_read" },
   { name: "limit_stream", symbol: "bench_stream" },
 ] as const;
@@ -283,9 +268,9 @@ export class LimitProbes {
   }
 
   /** GFLOP/s of the FMA (or vdpbf16ps) loop on n threads (≈ 1 ms a call); 0 when the target lacks the instruction. */
-  #peak(entry: "limit_peak" | "limit_peak_dot", n: number, seconds: number): number {
+  #peak(dot: boolean, n: number, seconds: number): number {
     const iters = 500_000;
-    const s = bestSecondsWithin(() => this.#mod.call(entry, [this.#out, this.#perIter], [iters]), seconds);
+    const s = bestSecondsWithin(() => this.#mod.call("limit_peak", [this.#out, this.#perIter], [iters, dot ? 1 : 0]), seconds);
     return (iters * this.#perIter[0]! * n) / s / 1e9;
   }
 
@@ -298,8 +283,8 @@ export class LimitProbes {
   measure(options: LimitOptions = {}): MachineLimits {
     const seconds = options.seconds ?? 0.25;
     const bufferBytes = options.bufferBytes ?? 256 * 2 ** 20;
-    const fmaPeak = this.#perThreads((n) => this.#peak("limit_peak", n, seconds));
-    const dotPeak = this.#perThreads((n) => this.#peak("limit_peak_dot", n, seconds));
+    const fmaPeak = this.#perThreads((n) => this.#peak(false, n, seconds));
+    const dotPeak = this.#perThreads((n) => this.#peak(true, n, seconds));
     const n = bufferBytes / 4;
     const all = new Float32Array(3 * n);
     for (let i = 0; i < all.length; i += 1024) all[i] = 1; // every page touched before timing

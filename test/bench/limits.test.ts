@@ -91,6 +91,12 @@ test("the probes compute what they claim on every target this host runs (odd siz
     const out = new Float64Array(256);
     for (const threads of [1, 2]) {
       mod.threads = threads;
+      const flops = new Float64Array(1);
+      mod.call("limit_peak", [out, flops], [100, 0]);
+      assert.equal(flops[0], 12 * 2 * { avx512: 16, avx2: 8, portable: 4 }[mod.isa], `${target}: FMA flops per iteration`);
+      assert.ok(out.slice(0, threads).every(Number.isFinite));
+      mod.call("limit_peak", [out, flops], [100, 1]);
+      assert.equal(flops[0], mod.bf16dot ? 12 * 4 * 16 : 0, `${target}: vdpbf16ps flops per iteration`);
       for (const hint of [0, 1, 2]) {
         out.fill(0);
         mod.call("limit_read", [b, out], [n, hint]);
