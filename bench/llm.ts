@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { LLM } from "../src/engine/index.js";
 import { type ModelConfig, expectedTensors } from "../src/models/index.js";
 import {
-  type LimitRatio, type MachineLimits, bandwidthLimit, bestOf, failOnBrokenLimits, limitProbes, limitsJson, limitsSummary, ofPeak,
+  type LimitRatio, type MachineLimits, bandwidthLimit, failOnBrokenLimits, limitProbes, limitsJson, limitsSummary, ofPeak,
 } from "./limits.js";
 import { printJsonLine, printTable, type Row } from "./report.js";
 
@@ -125,6 +125,7 @@ export async function run(args: string[]): Promise<void> {
       );
       for (const n of [128, 512]) {
         const ms = prefill(n);
+        probes.measurePeaks(0.25);
         const gflops = prefillFlops(c, n) / (ms / 1000) / 1e9;
         out[`prefill_${n}_tok_s`] = n / (ms / 1000);
         out[`prefill_${n}_gflops`] = gflops;
@@ -149,7 +150,8 @@ export async function run(args: string[]): Promise<void> {
       rmSync(cache, { recursive: true, force: true });
     }
   }
-  const limits = bestOf(before, probes.measure());
+  probes.measure();
+  const limits = probes.best;
   console.log(`after: ${limitsSummary(limits)}`);
   const ratios: LimitRatio[] = [];
   const rows: Row[] = measured.map(({ dtype, what, value, unit, held }) => {

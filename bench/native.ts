@@ -8,12 +8,11 @@ import { type AttentionCall, attentionArgs } from "../test/backend-native/attent
 import { buildWithRuntime, kernelEntrySource, kernelSymbols, type KernelName } from "../test/backend-native/kernel-entry.js";
 import { printJsonLine, printTable, type Row } from "./report.js";
 import {
-  LIMIT_ENTRIES, LIMIT_PROBES_C, LimitProbes, type LimitRatio, type MachineLimits, bestOf, bestSeconds as seconds, failOnBrokenLimits, limitsJson, limitsRows,
-  ofBandwidth, ofPeak,
+  LIMIT_ENTRIES, LIMIT_PROBES_C, LimitProbes, type LimitRatio, type MachineLimits, bestSeconds as seconds, failOnBrokenLimits,
+  limitsJson, limitsRows, ofBandwidth, ofPeak,
 } from "./limits.js";
 
-/** The limit probes run inside the same object as the kernels (same flags, same thread pool). */
-/** A monotonic clock for the pool probe. */
+/** A monotonic clock for the pool probe. (The limit probes run inside the same object as the kernels: same flags, same pool.) */
 const NOW_C = String.raw`
 #include <time.h>
 static int64_t bench_now_ns(void) {
@@ -117,7 +116,8 @@ export async function run(args: string[]): Promise<void> {
   const threads = mod.threads;
   const out = new Float64Array(256);
 
-  // ---- the machine's limits (measured again after the kernels: each figure at its best in the run) ----
+  // ---- the machine's limits (measured again after the kernels, the peaks after each GEMM-bound kernel too: each
+  // figure at its best in the run) ----
   const probes = new LimitProbes(mod);
   const before = probes.measure();
   const small = randomF32(16_384, 3);
@@ -155,6 +155,7 @@ export async function run(args: string[]): Promise<void> {
       gemm.push(json);
       // kiln_gemm_nt_bf16dot runs on vdpbf16ps where the target has it (else on f32 FMAs, through kiln_gemm_nt_bf16).
       hold(row, json, "of peak", (l) => ofPeak(l, `${kernel} ${M}×${N}×${K}`, gflops, kernel === "gemm_nt_bf16dot" && mod.bf16dot));
+      probes.measurePeaks();
     }
   }
 
@@ -246,10 +247,12 @@ export async function run(args: string[]): Promise<void> {
       prefillRows.push(row);
       attention.push(json);
       hold(row, json, "of peak", (l) => ofPeak(l, `${kernel} prefill of ${S}`, gflops));
+      probes.measurePeaks();
     }
   }
 
-  const limits = bestOf(before, probes.measure());
+  probes.measure();
+  const limits = probes.best;
   const ratios = held.map(({ row, json, column, hold }) => {
     const r = hold(limits);
     row[column] = r.ratio;

@@ -121,6 +121,9 @@ test("measured limits carry every probe at 1 and 2 threads and positive peaks", 
   }
   assert.ok(l.bandwidthGBs > 0 && l.peakGflops > 0);
   assert.equal(l.bandwidthGBs, Math.max(...BANDWIDTH_PROBES.flatMap((p) => Object.values(l.probes[p]))));
+  assert.deepEqual(probes.best, l);
+  probes.measurePeaks(0.01);
+  assert.ok(probes.best.peakGflops >= l.peakGflops && probes.best.bandwidthGBs === l.bandwidthGBs);
   assert.ok(probes.hotReadGBs(64 * 1024) > 0);
   const hot = probes.ofHotRead(l, "a hot kernel", 1, 64 * 1024);
   assert.ok(hot.ratio > 0 && hot.ratio <= 1 / l.bandwidthGBs, hot.limit);
