@@ -253,7 +253,7 @@ export class LimitProbes {
     this.#mod = mod;
   }
 
-  /** Each figure at its best over every measurement so far (measure() and measurePeaks()). */
+  /** Each figure at its best over every measurement so far (measure(), measurePeaks(), measureBandwidth()). */
   get best(): MachineLimits {
     if (!this.#best) throw new Error("LimitProbes.best: nothing measured yet");
     return this.#best;
@@ -266,8 +266,9 @@ export class LimitProbes {
 
   /**
    * The FMA and vdpbf16ps peaks again, for `seconds` each (after measure()): right after a GEMM-bound figure. Two
-   * vCPUs are placed by the host on two cores or on one core's two hyperthreads, and the placement changes while a
-   * benchmark runs: a peak measured next to a kernel sees the same placement.
+   * vCPUs are placed by the host on two cores or on one core's two hyperthreads, the placement changes while a
+   * benchmark runs, and so does what other tenants take of the memory: a limit measured next to a kernel sees the
+   * machine as the kernel saw it.
    */
   measurePeaks(seconds = 0.05): void {
     const best = this.best;
@@ -306,13 +307,32 @@ export class LimitProbes {
    */
   measure(options: LimitOptions = {}): MachineLimits {
     const seconds = options.seconds ?? 0.25;
-    const bufferBytes = options.bufferBytes ?? 256 * 2 ** 20;
     const fmaPeak = this.#perThreads((n) => this.#peak(false, n, seconds));
     const dotPeak = this.#perThreads((n) => this.#peak(true, n, seconds));
-    const n = bufferBytes / 4;
-    const all = new Float32Array(3 * n);
-    for (let i = 0; i < all.length; i += 1024) all[i] = 1; // every page touched before timing
-    const chunk = Math.min(options.chunkBytes ?? 32 * 2 ** 20, bufferBytes) / 4;
+    const { bufferBytes, chunkBytes, probes } = this.#bandwidth(options);
+    return this.#keep(limitsOf({
+      threads: this.#mod.threads, isa: this.#mod.isa, bufferBytes, chunkBytes, probes, fmaPeak,
+      ...(Object.values(dotPeak).some((g) => g > 0) ? { dotPeak } : {}),
+    }));
+  }
+
+  /** The bandwidth probes again, for `seconds` each (after measure()): right after a bandwidth-bound figure, as measurePeaks. */
+  measureBandwidth(seconds = 0.05): void {
+    this.#keep(limitsOf({ ...this.best, probes: this.#bandwidth({ seconds }).probes }));
+  }
+
+  /** The probe buffers: three arrays, allocated (and every page touched) on the first measurement, kept after. */
+  #buffers?: { all: Float32Array; n: number; chunk: number };
+
+  #bandwidth(options: LimitOptions): { bufferBytes: number; chunkBytes: number; probes: LimitFigures["probes"] } {
+    const seconds = options.seconds ?? 0.25;
+    if (!this.#buffers) {
+      const bufferBytes = options.bufferBytes ?? 256 * 2 ** 20;
+      const all = new Float32Array((3 * bufferBytes) / 4);
+      for (let i = 0; i < all.length; i += 1024) all[i] = 1;
+      this.#buffers = { all, n: bufferBytes / 4, chunk: Math.min(options.chunkBytes ?? 32 * 2 ** 20, bufferBytes) / 4 };
+    }
+    const { all, n, chunk } = this.#buffers;
     const windows = Math.floor(n / chunk);
     const part = (k: number, from: number, floats = chunk) => all.subarray(from + (k % windows) * floats, from + (k % windows + 1) * floats);
     /** Bytes per second of the best window of `bytes`, each call on the next window (k counts calls). */
@@ -325,10 +345,7 @@ export class LimitProbes {
     const stream = (triad: number) => rate((2 + triad) * 4 * chunk, (k) => this.#mod.call("limit_stream", [part(k, 0), part(k, n), part(k, 2 * n)], [chunk, triad]));
     const probe: Record<BandwidthProbe, () => number> = { read: read(0), read_l2: read(1), read_nt: read(2), copy: stream(0), triad: stream(1) };
     const probes = Object.fromEntries(BANDWIDTH_PROBES.map((p) => [p, this.#perThreads(probe[p])])) as LimitFigures["probes"];
-    return this.#keep(limitsOf({
-      threads: this.#mod.threads, isa: this.#mod.isa, bufferBytes, chunkBytes: chunk * 4, probes, fmaPeak,
-      ...(Object.values(dotPeak).some((g) => g > 0) ? { dotPeak } : {}),
-    }));
+    return { bufferBytes: 4 * n, chunkBytes: 4 * chunk, probes };
   }
 
   /**

@@ -134,6 +134,7 @@ export async function run(args: string[]): Promise<void> {
       }
       for (const ctx of [128, 1024]) {
         const tokS = 1000 / decode(ctx);
+        probes.measureBandwidth(0.25);
         const stepBytes = decodeBytesPerToken(c, bytes, ctx, steps);
         out[`decode_${ctx}_tok_s`] = tokS;
         out[`decode_${ctx}_bytes_per_token`] = stepBytes;

@@ -116,8 +116,8 @@ export async function run(args: string[]): Promise<void> {
   const threads = mod.threads;
   const out = new Float64Array(256);
 
-  // ---- the machine's limits (measured again after the kernels, the peaks after each GEMM-bound kernel too: each
-  // figure at its best in the run) ----
+  // ---- the machine's limits (measured again after the kernels, and next to each kernel the limit it is held to:
+  // each figure at its best in the run) ----
   const probes = new LimitProbes(mod);
   const before = probes.measure();
   const small = randomF32(16_384, 3);
@@ -176,7 +176,9 @@ export async function run(args: string[]): Promise<void> {
     gemvRows.push(row);
     gemv.push(json);
     const what = `${kernel} ${N}×${K}, ${label}`;
-    hold(row, json, "of limit", weights.length === 1 && bytes < 64 * 2 ** 20 ? (l) => probes.ofHotRead(l, what, gbs, bytes) : (l) => ofBandwidth(l, what, gbs));
+    const hot = weights.length === 1 && bytes < 64 * 2 ** 20;
+    hold(row, json, "of limit", hot ? (l) => probes.ofHotRead(l, what, gbs, bytes) : (l) => ofBandwidth(l, what, gbs));
+    if (!hot) probes.measureBandwidth();
   };
   // A decoder reads each layer's weights once per token, from DRAM: rotate through copies well past the L3 size.
   const copies = Array.from({ length: 24 }, (_, i) => randomBf16(3072 * 1024, 20 + i));
@@ -229,6 +231,7 @@ export async function run(args: string[]): Promise<void> {
         attention.push(json);
         const what = `${kernel} decode at context ${ctx}, K/V ${cache}`;
         hold(row, json, "of limit", copies === 1 ? (l) => probes.ofHotRead(l, what, gbs, bytes) : (l) => ofBandwidth(l, what, gbs));
+        if (copies > 1) probes.measureBandwidth();
       }
     }
   }

@@ -124,6 +124,8 @@ test("measured limits carry every probe at 1 and 2 threads and positive peaks", 
   assert.deepEqual(probes.best, l);
   probes.measurePeaks(0.01);
   assert.ok(probes.best.peakGflops >= l.peakGflops && probes.best.bandwidthGBs === l.bandwidthGBs);
+  probes.measureBandwidth(0.01);
+  assert.ok(probes.best.bandwidthGBs >= l.bandwidthGBs && probes.best.bufferBytes === 2 ** 20);
   assert.ok(probes.hotReadGBs(64 * 1024) > 0);
   const hot = probes.ofHotRead(l, "a hot kernel", 1, 64 * 1024);
   assert.ok(hot.ratio > 0 && hot.ratio <= 1 / l.bandwidthGBs, hot.limit);
