@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { hasToolchain } from "../src/backend/index.js";
+import { limitProbes, limitsJson, limitsRows, limitsSummary } from "./limits.js";
 import { printJsonLine, printTable } from "./report.js";
 
 const child = fileURLToPath(new URL("./startup-child.js", import.meta.url));
@@ -50,6 +51,10 @@ export async function run(): Promise<void> {
     { name: "qwen3-0.6b shape, 28 layers", args: [28, 1024, 16, 8, 128, 3072] },
     { name: "tiny, 4 layers", args: [4, 64, 4, 2, 16, 128] },
   ];
+  // The machine's limits, as every benchmark reports them (startup holds no figure to them: it is compile and load work).
+  const probes = backend === "native" ? await limitProbes() : undefined;
+  const before = probes?.measure();
+  if (before) console.log(limitsSummary(before));
   const rows = [];
   const json: Record<string, unknown> = { backend };
   for (const m of models) {
@@ -79,6 +84,9 @@ export async function run(): Promise<void> {
       for (const c of caches) rmSync(c, { recursive: true, force: true });
     }
   }
+  const limits = probes ? (probes.measure(), probes.best) : undefined;
+  json.limits = limits ? limitsJson(limits) : null;
+  if (limits) printTable("machine limits (best of before and after)", limitsRows(limits));
   printTable(`startup (${backend} backend; ready = compiled function usable, ms)`, rows);
   printJsonLine("startup", json);
 }
