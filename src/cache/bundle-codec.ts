@@ -97,8 +97,16 @@ function isSectionEntry(e: unknown): e is SectionEntry {
   );
 }
 
-/** Parses and fully verifies a bundle; throws BundleCorruptError (or GuardMismatchError for another format). */
-export function decodeBundle(bytes: Uint8Array, options: CodecOptions): DecodedBundle {
+interface ParsedHeader {
+  readonly formatVersion: number;
+  readonly kilnVersion: string;
+  readonly header: BundleHeader;
+  /** Where the section bytes start. */
+  readonly dataStart: number;
+}
+
+/** The prefix and header of a bundle, checked (magic, lengths, format version, section table); no section read. */
+function parseHeader(bytes: Uint8Array, options: CodecOptions): ParsedHeader {
   const path = options.path ?? "<memory>";
   const corrupt = (section: string, why: string) => new BundleCorruptError(path, section, why);
   if (bytes.length < PREFIX_BYTES) throw corrupt("prefix", `file is ${bytes.length} bytes, shorter than the ${PREFIX_BYTES}-byte prefix`);
@@ -127,7 +135,29 @@ export function decodeBundle(bytes: Uint8Array, options: CodecOptions): DecodedB
   if (!header || typeof header !== "object" || !Array.isArray(header.sections) || !header.sections.every(isSectionEntry)) {
     throw corrupt("header", "malformed section table");
   }
-  const dataStart = PREFIX_BYTES + headerLength;
+  return { formatVersion, kilnVersion, header, dataStart: PREFIX_BYTES + headerLength };
+}
+
+/**
+ * One section, verified against its checksum, without reading or hashing the others (a manifest for `kiln cache ls`
+ * or a miss explanation). The signature, which covers every section, is not checked: use decodeBundle to load.
+ */
+export function decodeSection(bytes: Uint8Array, name: string, options: CodecOptions): Uint8Array {
+  const path = options.path ?? "<memory>";
+  const { header, dataStart } = parseHeader(bytes, options);
+  const s = header.sections.find((x) => x.name === name);
+  if (!s) throw new BundleCorruptError(path, name, "section missing");
+  if (dataStart + s.offset + s.length > bytes.length) throw new BundleCorruptError(path, name, "section past the end of the file");
+  const data = bytes.subarray(dataStart + s.offset, dataStart + s.offset + s.length);
+  if (sha256Hex(data) !== s.sha256) throw new BundleCorruptError(path, name, "checksum mismatch");
+  return data;
+}
+
+/** Parses and fully verifies a bundle; throws BundleCorruptError (or GuardMismatchError for another format). */
+export function decodeBundle(bytes: Uint8Array, options: CodecOptions): DecodedBundle {
+  const path = options.path ?? "<memory>";
+  const corrupt = (section: string, why: string) => new BundleCorruptError(path, section, why);
+  const { formatVersion, kilnVersion, header, dataStart } = parseHeader(bytes, options);
   const dataLength = bytes.length - dataStart;
   let expectedOffset = 0;
   const sections = new Map<string, Uint8Array>();

@@ -1,5 +1,5 @@
 // Public face of src/cache.
-export { encodeBundle, decodeBundle, BUNDLE_MAGIC, BUNDLE_FORMAT_VERSION, type DecodedBundle, type CodecOptions } from "./bundle-codec.js";
+export { encodeBundle, decodeBundle, decodeSection, BUNDLE_MAGIC, BUNDLE_FORMAT_VERSION, type DecodedBundle, type CodecOptions } from "./bundle-codec.js";
 export { writeFileAtomic, ensurePrivateDir, checkTrustedFolders, UntrustedCacheError, resolveCacheRoot } from "../util/index.js";
 export { FileLock, LockTimeoutError, type LockOptions } from "./file-lock.js";
 export { computeCacheKey, explainCacheKey, diffFactors, describeMiss, type KeyFactors, type CacheKey, type FactorDiff } from "./cache-key.js";

@@ -6,11 +6,11 @@ import type { Tensor } from "../tensor/index.js";
 import type { TraceableModule } from "../trace/index.js";
 import { trace } from "../trace/index.js";
 import {
-  FileLock, checkFolderTrust, checkTrustedFolders, computeCacheKey, describeMiss, diffFactors, ensurePrivateDir, entryLocation, lockPath, readUnpacked,
+  FileLock, checkFolderTrust, checkTrustedFolders, computeCacheKey, decodeSection, describeMiss, diffFactors, ensurePrivateDir, entryLocation, lockPath, readUnpacked,
   resolveCacheRoot, writeFileAtomic, writeUnpacked,
 } from "../cache/index.js";
 import { KILN_VERSION } from "./version.js";
-import { BundleCorruptError, CacheIoError, CacheMissError, UntrustedCacheError, KilnError, logLine, readEnv, sha256Hex, GuardMismatchError, trustedStat } from "../util/index.js";
+import { CacheIoError, CacheMissError, UntrustedCacheError, KilnError, logLine, readEnv, sha256Hex, GuardMismatchError, trustedStat } from "../util/index.js";
 import { type AotOptions, CompiledFunction, type Manifest, aotCompile, keyFactors, loadCompiledFunction } from "./aot.js";
 import { chooseBackend } from "./compile-graph.js";
 import { checkManifestShape, parseSection } from "./bundle-schema.js";
@@ -70,24 +70,7 @@ function safeList(dir: string): string[] {
 
 /** Reads just the manifest (for miss explanations and `kiln cache ls`), verifying only its section. */
 export function readManifest(bytes: Uint8Array, path = "<bundle>"): Manifest {
-  const corrupt = (why: string) => new BundleCorruptError(path, "manifest", why);
-  if (bytes.length < 16) throw corrupt(`file is ${bytes.length} bytes, shorter than the bundle prefix`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getUint32(12, true);
-  if (16 + headerLength > bytes.length) throw corrupt(`header length ${headerLength} exceeds the file (${bytes.length} bytes)`);
-  let header: { sections?: unknown };
-  try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLength)));
-  } catch {
-    throw corrupt("header is not valid JSON");
-  }
-  const s = Array.isArray(header?.sections) ? (header.sections as { name: string; offset: number; length: number; sha256: string }[]).find((x) => x?.name === "manifest") : undefined;
-  if (!s || !Number.isSafeInteger(s.offset) || !Number.isSafeInteger(s.length) || s.offset < 0 || s.length < 0) throw corrupt("no manifest section");
-  const start = 16 + headerLength + s.offset;
-  if (start + s.length > bytes.length) throw corrupt("manifest section past the end of the file");
-  const data = bytes.subarray(start, start + s.length);
-  if (sha256Hex(data) !== s.sha256) throw corrupt("checksum mismatch");
-  const m = parseSection(data, path, "manifest");
+  const m = parseSection(decodeSection(bytes, "manifest", { path, kilnVersion: KILN_VERSION }), path, "manifest");
   checkManifestShape(m, path);
   return m as unknown as Manifest;
 }
