@@ -1,6 +1,6 @@
 // `kiln cache ls | info | verify | clear | prune`: inspect and maintain the AOT cache.
 import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { join, relative } from "node:path";
+import { basename, join, relative } from "node:path";
 import { readManifest, verifyBundle } from "../compile/index.js";
 import { resolveCacheRoot } from "../cache/index.js";
 import { ObjectStore } from "../backend/index.js";
@@ -117,27 +117,16 @@ function storeEntries(r: string): { paths: string[]; size: number; lastUsed: Dat
       return undefined;
     }
   };
+  const store = ObjectStore.inCache(r);
   const referenced = new Set<string>();
-  const out = readdirSync(dir)
-    .filter((f) => f.endsWith(".ref"))
-    .flatMap((f) => {
-      const ref = join(dir, f);
-      let sha = "";
-      let kind = "so";
-      try {
-        const record = JSON.parse(readFileSync(ref, "utf8")) as { sha256?: unknown; kind?: unknown };
-        sha = String(record.sha256 ?? "");
-        if (record.kind === "o") kind = "o";
-      } catch {
-        // a damaged record goes with its object
-      }
-      const object = join(dir, `${sha}.${kind}`);
-      const st = stat(ref);
-      if (!st) return [];
-      referenced.add(`${sha}.${kind}`);
-      const objectSize = (sha && stat(object)?.size) || 0;
-      return [{ paths: sha ? [ref, object] : [ref], size: st.size + objectSize, lastUsed: st.mtime, label: `objects/${f}` }];
-    });
+  const out = store.keys().flatMap((key) => {
+    const [record, ...object] = store.filesOf(key);
+    const st = stat(record!);
+    if (!st) return [];
+    for (const f of object) referenced.add(basename(f));
+    const size = object.reduce((n, f) => n + (stat(f)?.size ?? 0), st.size);
+    return [{ paths: [record!, ...object], size, lastUsed: st.mtime, label: `objects/${key}.ref` }];
+  });
   // Leftovers: objects no record names, temp files and build folders of processes that were killed.
   const hourAgo = Date.now() - 3600_000;
   for (const f of readdirSync(dir)) {

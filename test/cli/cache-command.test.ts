@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -71,4 +71,26 @@ test("native cache: verify checks bundles and stored objects without loading the
   loadOrCompile(fn, [randn([4])], { backend: "native", prefix: "n" });
   cachePrune(0, () => {});
   assert.deepEqual(readdirSync(objects).filter((f) => /\.(so|o|ref)$/.test(f)), []);
+});
+
+test("prune removes a malformed store record alone: no path is built from a digest it does not check", () => {
+  const root = mkdtempSync(join(tmpdir(), "kiln-prune-"));
+  const saved = process.env.KILN_CACHE_DIR;
+  try {
+    const cache = join(root, "cache");
+    process.env.KILN_CACHE_DIR = cache;
+    const objects = join(cache, "objects");
+    mkdirSync(objects, { recursive: true, mode: 0o700 });
+    chmodSync(cache, 0o700);
+    const victim = join(root, "victim.so");
+    writeFileSync(victim, "not the cache's");
+    writeFileSync(join(objects, "evil.ref"), JSON.stringify({ v: 1, sha256: "../../victim", size: 1 }));
+    cachePrune(0, () => {});
+    assert.ok(existsSync(victim), "a file outside the cache survives");
+    assert.equal(existsSync(join(objects, "evil.ref")), false, "the malformed record is pruned");
+  } finally {
+    if (saved === undefined) delete process.env.KILN_CACHE_DIR;
+    else process.env.KILN_CACHE_DIR = saved;
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -89,8 +89,8 @@ export class ObjectStore {
   /** The object recorded for `key`, verified; undefined when absent or refused (refusals are logged and removed). */
   get(key: string): VerifiedObject | undefined {
     const found = this.inspect(key);
-    if (found === undefined || "sha256" in found && "bytes" in found) return found as VerifiedObject | undefined;
-    return this.#reject(key, found.recorded, found.reason);
+    if (found && "reason" in found) return this.#reject(key, found.recorded, found.reason);
+    return found;
   }
 
   /**
@@ -134,6 +134,21 @@ export class ObjectStore {
     } catch {
       return [];
     }
+  }
+
+  /**
+   * The files of `key`: its record and, when the record is well-formed, the object it names (for `kiln cache
+   * prune`). A malformed record names only itself, so no path is ever built from an unchecked digest.
+   */
+  filesOf(key: string): string[] {
+    const recordPath = this.#recordPath(key);
+    let record: unknown;
+    try {
+      record = JSON.parse(readFileSync(recordPath, "utf8"));
+    } catch {
+      return [recordPath];
+    }
+    return isRecord(record) ? [recordPath, this.#objectPath(record.sha256, record.kind)] : [recordPath];
   }
 
   /** Records `bytes` as the object for `key` (best effort: an unwritable store keeps them in memory only). */
