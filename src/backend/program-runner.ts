@@ -80,7 +80,7 @@ export function createExecutable(program: Program, run: ProgramEntry): Executabl
             const last = lastOutputs.get(b.id);
             if (options?.reuseOutputs && last && last.length === n) return last;
             const fresh = allocStorage(b.dtype, n);
-            lastOutputs.set(b.id, fresh);
+            if (options?.reuseOutputs) lastOutputs.set(b.id, fresh); // kept only for a caller that lets it be reused
             return fresh;
           }
           default:

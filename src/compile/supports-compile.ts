@@ -49,12 +49,14 @@ export function supportsCompile<C extends ModuleClass>(Base: C, options: Support
 
     /** KILN_USE_AOT_COMPILE, read once per model: the per-call path reads no environment. */
     #useAot: boolean | undefined;
+    #aotEnabled(): boolean {
+      return (this.#useAot ??= readEnv().useAotCompile);
+    }
 
     override forward(...args: never[]): unknown {
       // While tracing (or eager), the model's own forward runs.
       if (this.#inside || getStance() === "eager") return super.forward(...args);
-      this.#useAot ??= readEnv().useAotCompile;
-      if (!this.#useAot) {
+      if (!this.#aotEnabled()) {
         this.#jit ??= compile(this.#ownForward(), { dynamic: options.dynamicArgDims, backend: options.backend, name: options.prefix });
         return this.#jit(...args);
       }
@@ -74,8 +76,7 @@ export function supportsCompile<C extends ModuleClass>(Base: C, options: Support
      * running it (what `kiln compile` and `LLM.compile()` need). Returns where it came from.
      */
     compileFor(...example: never[]): CacheOutcome["source"] | "ready" {
-      this.#useAot ??= readEnv().useAotCompile;
-      if (!this.#useAot) {
+      if (!this.#aotEnabled()) {
         // The JIT path compiles on a call: this one call is the compile (nothing is saved).
         this.forward(...example);
         return "memory";

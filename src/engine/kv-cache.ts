@@ -56,6 +56,8 @@ export class PagedKvCache {
   readonly #dims: readonly number[];
   readonly #dtype: DType;
   readonly #count: number;
+  /** The error for an allocation the machine cannot make, naming the size asked for. */
+  readonly #tooBig: (why: string) => Error;
   #allocated = 0;
   #tensors: Tensor[] = [];
   /** Free blocks among those allocated. */
@@ -79,8 +81,6 @@ export class PagedKvCache {
     this.#count = 2 * shape.layers;
     this.#tooBig = tooBig;
   }
-
-  readonly #tooBig: (why: string) => Error;
 
   /** k0, v0, k1, v1, …: the order CausalLM's paged forward takes them ([allocated blocks, blockSize, kvHeads, headDim]). */
   get tensors(): readonly Tensor[] {
