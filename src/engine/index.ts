@@ -7,3 +7,4 @@ export {
 } from "./kv-cache.js";
 export { PagedEngine, type PagedForward, type PagedModelInfo, type TokenEvent } from "./paged-engine.js";
 export { LLM, type LLMOptions, type LLMParams, type LLMOutput, type Prompt, type TextCodec } from "./llm.js";
+export type { SequenceRequest, SequenceOutput, TokenLogprob, FinishReason, SchedulerStats } from "./sequence-request.js";
