@@ -1,5 +1,5 @@
 // Basic layers: Linear, Embedding, RMSNorm, SiLU, Sequential (torch layouts and semantics).
-import { type DType, type Tensor, Tensor as T, allocStorage, randn } from "../tensor/index.js";
+import { type DType, DeferredStorage, type Tensor, Tensor as T, randn } from "../tensor/index.js";
 import { embedding, linear, rmsNorm, silu } from "../ops/index.js";
 import { Module } from "./module.js";
 import { Parameter } from "./parameter.js";
@@ -7,13 +7,13 @@ import { Parameter } from "./parameter.js";
 export interface InitOptions {
   readonly dtype?: DType;
   readonly seed?: number;
-  /** "normal" (default) draws from the seed; "empty" gives zeros, for weights loaded afterwards. */
+  /** "normal" (default) draws from the seed; "empty" gives zeros (allocated on first use), for weights loaded afterwards. */
   readonly init?: "normal" | "empty";
 }
 
 function initWeight(shape: number[], options: InitOptions, std: number, seedOffset = 0): Parameter {
   const dtype = options.dtype ?? "f32";
-  if (options.init === "empty") return new Parameter(new T(dtype, shape, allocStorage(dtype, shape.reduce((a, b) => a * b, 1))));
+  if (options.init === "empty") return new Parameter(new T(dtype, shape, new DeferredStorage(dtype, shape.reduce((a, b) => a * b, 1))));
   return new Parameter(randn(shape, { seed: (options.seed ?? 0) + seedOffset, dtype, std }));
 }
 

@@ -4,6 +4,6 @@ import { Tensor } from "../tensor/index.js";
 export class Parameter extends Tensor {
   /** Wraps `t` without copying: the parameter shares its storage. */
   constructor(t: Tensor) {
-    super(t.dtype, t.dims, t.storage, t.strides, t.offset);
+    super(t.dtype, t.dims, t.heldStorage, t.strides, t.offset);
   }
 }

@@ -24,15 +24,31 @@ function product(shape: readonly number[]): number {
   return n;
 }
 
+/**
+ * Zeroed storage allocated when first read or written: the parameters of a model built to be loaded (init "empty")
+ * cost no memory — and no garbage-collector pressure — until something uses them, which loaded weights never do.
+ * Tensors wrapping the same DeferredStorage share the one allocation.
+ */
+export class DeferredStorage {
+  #storage: Storage | undefined;
+  constructor(
+    readonly dtype: DType,
+    readonly length: number,
+  ) {}
+  get storage(): Storage {
+    return (this.#storage ??= allocStorage(this.dtype, this.length));
+  }
+}
+
 export class Tensor implements TensorType {
   readonly dtype: DType;
   readonly shape: Shape;
   readonly strides: readonly number[];
   readonly offset: number;
-  readonly #storage: Storage | null;
+  #storage: Storage | DeferredStorage | null;
 
   /** `storage === null` is an abstract tensor (a tracer); subclasses say why data is unavailable. */
-  constructor(dtype: DType, shape: Shape, storage: Storage | null, strides?: readonly number[], offset = 0) {
+  constructor(dtype: DType, shape: Shape, storage: Storage | DeferredStorage | null, strides?: readonly number[], offset = 0) {
     this.dtype = dtype;
     this.shape = Object.freeze([...shape]);
     this.#storage = storage;
@@ -58,6 +74,13 @@ export class Tensor implements TensorType {
   /** Throws when the tensor has no data; tracer tensors override this with a TraceError naming the user's line. */
   protected requireConcrete(what: string): Storage {
     if (this.#storage === null) throw new InternalError(`${what} on a tensor without data`);
+    if (this.#storage instanceof DeferredStorage) this.#storage = this.#storage.storage;
+    return this.#storage;
+  }
+
+  /** The storage as held, a DeferredStorage not yet allocated (for a tensor that wraps this one's data). */
+  get heldStorage(): Storage | DeferredStorage {
+    if (this.#storage === null) return this.requireConcrete("storage");
     return this.#storage;
   }
 
@@ -69,7 +92,7 @@ export class Tensor implements TensorType {
   }
   /** The static shape of a concrete tensor. */
   get dims(): readonly number[] {
-    this.requireConcrete("dims");
+    if (this.#storage === null) this.requireConcrete("dims"); // never allocates a deferred storage
     return this.shape as readonly number[];
   }
   get size(): number {
@@ -83,7 +106,7 @@ export class Tensor implements TensorType {
 
   /** A strided view sharing this tensor's storage (torch's as_strided); `view(shape)` is the reshape method. */
   asStrided(shape: readonly number[], strides: readonly number[], offset: number): Tensor {
-    return new Tensor(this.dtype, shape, this.requireConcrete("asStrided"), strides, offset);
+    return new Tensor(this.dtype, shape, this.#storage === null ? this.requireConcrete("asStrided") : this.#storage, strides, offset);
   }
 
   /** Raw storage elements in row-major order (copied only when this is a strided view). */

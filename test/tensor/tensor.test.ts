@@ -172,3 +172,20 @@ test("a one-element tensor converts to a number; comparing a larger one is a typ
   assert.equal(`${one}`, "Tensor(f32[1])");
   assert.throws(() => tensor([1, 2]) > tensor([0]), (e: unknown) => e instanceof ShapeError && /one element/.test(e.message));
 });
+
+test("deferred storage: zeros allocated on first use, shared by the tensors that wrap it, never by reading dims", async () => {
+  const { DeferredStorage, Tensor } = await import("../../src/tensor/index.js");
+  const { Linear, Parameter } = await import("../../src/nn/index.js");
+  const deferred = new DeferredStorage("f32", 6);
+  const t = new Tensor("f32", [2, 3], deferred);
+  const p = new Parameter(t);
+  assert.deepEqual(p.dims, [2, 3]);
+  assert.equal(p.heldStorage, deferred, "reading dims or wrapping must not allocate");
+  assert.deepEqual([...p.values()], [0, 0, 0, 0, 0, 0]);
+  (t.storage as Float32Array)[4] = 7; // the wrapper and the wrapped share the one allocation
+  assert.equal(p.values()[4], 7);
+  // A layer built to be loaded holds no memory for its weight until something reads it.
+  const layer = new Linear(4096, 4096, { init: "empty" });
+  assert.ok(layer.weight.heldStorage instanceof DeferredStorage);
+  assert.throws(() => new Tensor("f32", [4, 4], new DeferredStorage("f32", 3)), /at most 3 elements/);
+});
