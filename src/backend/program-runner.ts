@@ -32,10 +32,12 @@ export function createExecutable(program: Program, run: ProgramEntry): Executabl
   const sizes = program.buffers.map((b) => dimFromJSON(b.size));
   const slotSizes = program.plan.slots.map((s) => s.sizes.map(dimFromJSON));
   const constants = new Map(program.buffers.filter((b) => b.kind === "const").map((b) => [b.id, encodeValues(b.dtype, b.values!.map(Number))]));
-  // Temp slots are sized by the symbol values and reused while they stay the same (compared value by value).
+  // Temp slots are sized by the symbol values; a slot is kept while it is large enough (kernels read and write only
+  // the elements the symbols give them), so a decode whose context grows never reallocates — nor feeds the garbage
+  // collector — per step. Sizes are recomputed only when a symbol value changes.
   const symbolNames = program.symbols.map((s) => s.name);
   let cachedValues: number[] | undefined;
-  let cachedSlots: Storage[] = [];
+  const cachedSlots: Storage[] = [];
   const lastOutputs = new Map<number, Storage>();
   const sameValues = (env: Readonly<Record<string, number>>) => cachedValues !== undefined && symbolNames.every((n, i) => env[n] === cachedValues![i]);
 
@@ -62,7 +64,10 @@ export function createExecutable(program: Program, run: ProgramEntry): Executabl
     run(inputs, checked, options) {
       const env = checked ?? bindSymbols(inputs);
       if (!sameValues(env)) {
-        cachedSlots = program.plan.slots.map((s, i) => allocStorage(s.dtype, Math.max(0, ...slotSizes[i]!.map((d) => evalDim(d, env)))));
+        program.plan.slots.forEach((s, i) => {
+          const n = Math.max(0, ...slotSizes[i]!.map((d) => evalDim(d, env)));
+          if (!(cachedSlots[i] && cachedSlots[i]!.length >= n)) cachedSlots[i] = allocStorage(s.dtype, n);
+        });
         cachedValues = symbolNames.map((n) => env[n]!);
       }
       const buffers: Storage[] = program.buffers.map((b) => {

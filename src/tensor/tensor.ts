@@ -99,9 +99,14 @@ export class Tensor implements TensorType {
     return product(this.dims);
   }
 
+  /** Shape and strides never change, so neither does this: computed once (every compiled call asks it of every input). */
+  #contiguous: boolean | undefined;
   isContiguous(): boolean {
-    const want = contiguousStrides(this.dims);
-    return this.dims.every((d, i) => d <= 1 || this.strides[i] === want[i]);
+    if (this.#contiguous === undefined) {
+      const want = contiguousStrides(this.dims);
+      this.#contiguous = this.dims.every((d, i) => d <= 1 || this.strides[i] === want[i]);
+    }
+    return this.#contiguous;
   }
 
   /** A strided view sharing this tensor's storage (torch's as_strided); `view(shape)` is the reshape method. */
