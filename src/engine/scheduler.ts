@@ -70,6 +70,8 @@ export class Scheduler {
   /** In admission order: the last is the newest (the one preempted first). */
   readonly #running: Sequence[] = [];
   readonly #live = new Map<string, Sequence>();
+  /** Waiting sequences with maxTokens 0 (at most: aborts do not decrement it). */
+  #zeroWaiting = 0;
   #preemptions = 0;
   #queries = 0;
   #hits = 0;
@@ -131,6 +133,7 @@ export class Scheduler {
     };
     this.#live.set(req.id, seq);
     this.#waiting.push(seq);
+    if (req.maxTokens === 0) this.#zeroWaiting++;
   }
 
   /** Ends a sequence wherever it is (waiting, mid-prefill, decoding), freeing its blocks at once; undefined if it is not live. */
@@ -202,12 +205,13 @@ export class Scheduler {
 
   /** Picks this step's tokens: decodes, then running prefills, then new admissions, within the budget and the blocks. */
   #schedule(outputs: SequenceOutput[]): Scheduled[] {
-    // maxTokens 0: nothing to generate, no forward needed.
-    for (const seq of [...this.#waiting]) {
-      if (seq.req.maxTokens === 0) {
+    // maxTokens 0: nothing to generate, no forward needed (scanned for only when there is one).
+    if (this.#zeroWaiting > 0) {
+      for (const seq of this.#waiting.filter((q) => q.req.maxTokens === 0)) {
         this.#waiting.splice(this.#waiting.indexOf(seq), 1);
         outputs.push(this.#finish(seq, "length", [], undefined));
       }
+      this.#zeroWaiting = 0;
     }
     const batch: Scheduled[] = [];
     let budget = this.maxNumBatchedTokens;
