@@ -8,3 +8,6 @@ export {
 export { PagedEngine, type PagedForward, type PagedModelInfo, type TokenEvent } from "./paged-engine.js";
 export { LLM, type LLMOptions, type LLMParams, type LLMOutput, type Prompt, type TextCodec } from "./llm.js";
 export type { SequenceRequest, SequenceOutput, TokenLogprob, FinishReason, SchedulerStats } from "./sequence-request.js";
+export { Scheduler, type SchedulerOptions, type SchedulerModelInfo } from "./scheduler.js";
+export { tokenLogprob, MAX_LOGPROBS } from "./logprobs.js";
+export { blockHash } from "./block-hash.js";

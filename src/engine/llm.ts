@@ -8,6 +8,7 @@ import { ArgumentError, MAX_THREADS } from "../util/index.js";
 import { PagedKvCache, SequenceBlocks, batchInputs } from "./kv-cache.js";
 import { PagedEngine, type TokenEvent } from "./paged-engine.js";
 import type { GenerateParams, Generation } from "./generate.js";
+import { Scheduler, type SchedulerOptions } from "./scheduler.js";
 
 /** What LLM needs of a tokenizer (src/models' Tokenizer has it). */
 export interface TextCodec {
@@ -99,6 +100,15 @@ export class LLM {
   /** The most tokens one sequence can hold, prompt and generated: the model's context, or the KV cache's when smaller. */
   get maxContext(): number {
     return this.#engine.model.maxContext;
+  }
+
+  /**
+   * A continuous-batching scheduler (`kiln serve`'s) over this LLM's compiled forward and KV cache. The cache is
+   * shared with generate()/stream(): use one or the other at a time, or size the cache for both.
+   */
+  scheduler(options: SchedulerOptions = {}): Scheduler {
+    const { forward, cache, model } = this.#engine;
+    return new Scheduler(forward, cache, { ...model, eosTokenIds: this.config.eosTokenIds }, options);
   }
 
   /** The folder's tokenizer, loaded on first use (parsing tokenizer.json takes a while: ids-only runs skip it). */
