@@ -2,7 +2,7 @@
 // sampling fields over the model's generation_config.json defaults, stop strings, seeds.
 import { randomInt } from "node:crypto";
 import type { SamplingParams } from "../engine/index.js";
-import { badRequest, notSupported } from "./api-error.js";
+import { badRequest } from "./api-error.js";
 import type { GenerationParams } from "./generation.js";
 import type { SamplingDefaults } from "./model-text.js";
 import type { ChatCompletionRequest, CompletionRequest } from "./request-schemas.js";
@@ -31,11 +31,11 @@ export function generationParams(
     );
   }
   const maxTokens = asked ?? ("prompt" in req ? Math.min(COMPLETIONS_DEFAULT_MAX_TOKENS, room) : room);
-  if (req.min_p) throw notSupported("min_p", "a non-zero `min_p`");
   const temperature = req.temperature ?? defaults.temperature ?? 1;
   const topK = req.top_k ?? defaults.topK;
   const topP = req.top_p ?? defaults.topP;
   const repetitionPenalty = req.repetition_penalty ?? defaults.repetitionPenalty;
+  const minP = req.min_p ?? defaults.minP;
   // Unseeded sampling is random per request (as OpenAI's); greedy needs no seed.
   const seed = req.seed ?? (temperature > 0 ? randomInt(2 ** 31) : undefined);
   const sampling: SamplingParams = {
@@ -43,6 +43,7 @@ export function generationParams(
     ...(topK !== undefined && topK > 0 ? { topK } : {}),
     ...(topP !== undefined ? { topP } : {}),
     ...(repetitionPenalty !== undefined ? { repetitionPenalty } : {}),
+    ...(minP ? { minP } : {}),
     ...(seed !== undefined ? { seed } : {}),
   };
   const stop = req.stop == null ? [] : (typeof req.stop === "string" ? [req.stop] : req.stop).filter((s) => s.length > 0);

@@ -19,7 +19,7 @@ export const openEngine: EngineModule["openEngine"] = (spec: EngineSpec, phase: 
   });
   phase("loading_bundle"); // becomes "compiling" when the cache misses (the worker watches the log)
   llm.compile();
-  const scheduler: StepScheduler = (llm as unknown as { scheduler(o: object): StepScheduler }).scheduler({
+  const scheduler: StepScheduler = llm.scheduler({
     maxNumSeqs: spec.maxNumSeqs,
     maxNumBatchedTokens: spec.maxNumBatchedTokens,
     enablePrefixCaching: spec.enablePrefixCaching,

@@ -13,6 +13,7 @@ export interface SamplingDefaults {
   readonly topK?: number;
   readonly topP?: number;
   readonly repetitionPenalty?: number;
+  readonly minP?: number;
 }
 
 export function readSamplingDefaults(dir: string): SamplingDefaults {
@@ -28,7 +29,7 @@ export function readSamplingDefaults(dir: string): SamplingDefaults {
   // do_sample: false means greedy, whatever temperature says (transformers' rule).
   const temperature = g.do_sample === false ? 0 : num("temperature");
   return Object.fromEntries(
-    Object.entries({ temperature, topK: num("top_k"), topP: num("top_p"), repetitionPenalty: num("repetition_penalty") }).filter(([, v]) => v !== undefined),
+    Object.entries({ temperature, topK: num("top_k"), topP: num("top_p"), repetitionPenalty: num("repetition_penalty"), minP: num("min_p") }).filter(([, v]) => v !== undefined),
   ) as SamplingDefaults;
 }
 

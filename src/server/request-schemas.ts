@@ -28,8 +28,8 @@ const sampling = {
   user: z.string().nullish(),
   logit_bias: z.record(z.string(), z.number()).nullish(),
   // Refused unless absent (checked in refuseUnsupported): accepted here in any shape so the message says "not supported".
-  response_format: z.unknown(),
-  stop_token_ids: z.unknown(),
+  response_format: z.unknown().optional(),
+  stop_token_ids: z.unknown().optional(),
 };
 
 const contentPart = z.looseObject({ type: z.string() });
@@ -48,14 +48,14 @@ export const chatCompletionRequest = z.looseObject({
   top_logprobs: z.int().min(0).max(20).nullish(),
   chat_template_kwargs: z.looseObject({ enable_thinking: z.boolean().optional() }).nullish(),
   add_generation_prompt: z.boolean().nullish(),
-  tools: z.unknown(),
-  tool_choice: z.unknown(),
-  functions: z.unknown(),
-  function_call: z.unknown(),
+  tools: z.unknown().optional(),
+  tool_choice: z.unknown().optional(),
+  functions: z.unknown().optional(),
+  function_call: z.unknown().optional(),
   parallel_tool_calls: z.boolean().nullish(),
   modalities: z.array(z.string()).nullish(),
-  audio: z.unknown(),
-  prediction: z.unknown(),
+  audio: z.unknown().optional(),
+  prediction: z.unknown().optional(),
   store: z.boolean().nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),
 });
