@@ -145,16 +145,64 @@ test("logprobs in OpenAI's shapes: chat content[] with bytes and top_logprobs; c
   assert.deepEqual(lp.text_offset, lp.tokens!.map((_, i) => lp.tokens!.slice(0, i).join("").length));
 });
 
-test("concurrent greedy and seeded streams each equal the same request served alone", async () => {
-  const prompts = ["Hi", "A longer prompt about the weather in spring", "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15", "Kiln", "Why is the sky blue?", "Tell me a story"];
+test("16 concurrent greedy and seeded streams each equal the same request served alone", async () => {
+  const prompts = Array.from({ length: 16 }, (_, i) => `Prompt number ${i}: ${"tell me more ".repeat(i % 5)}`);
   const run = async (p: string, i: number) => {
-    const s = await client.completions.create({ model: NAME, prompt: p, max_tokens: 6 + i, temperature: i % 2 ? 0.8 : 0, seed: 100 + i, stream: true });
+    const s = await client.completions.create({ model: NAME, prompt: p, max_tokens: 2 + (i % 3), temperature: i % 2 ? 0.8 : 0, seed: 100 + i, stream: true });
     let t = "";
     for await (const c of s) t += c.choices[0]?.text ?? "";
     return t;
   };
   const together = await Promise.all(prompts.map(run));
   for (const [i, p] of prompts.entries()) assert.equal(together[i], await run(p, i), p);
+});
+
+test("chunked prefill: streams that are decoding keep receiving tokens while a long prompt is prefilled", async () => {
+  const arrivals: number[][] = [[], []];
+  const streams = [0, 1].map(async (i) => {
+    const body = { model: NAME, prompt: `Stream ${i}`, max_tokens: 200, temperature: 0, ignore_eos: true, stream: true as const };
+    const s = await client.completions.create(body);
+    for await (const c of s) if (c.choices[0]?.text !== undefined) arrivals[i]!.push(performance.now());
+  });
+  await until("both streams decoding", async () => (arrivals.every((a) => a.length > 2) ? true : undefined));
+  const t0 = performance.now();
+  const long = await postJson(`${url}/v1/completions`, { model: NAME, prompt: Array.from({ length: 600 }, (_, i) => 1000 + (i % 500)), max_tokens: 1 });
+  const t1 = performance.now();
+  assert.equal(long.status, 200);
+  assert.equal(long.body.usage.prompt_tokens, 600);
+  // 600 prompt tokens at 16 a step (minus the two decodes) take ~43 steps; the decodes ride along in every one.
+  for (const a of arrivals) {
+    const during = a.filter((t) => t > t0 && t < t1).length;
+    assert.ok(during >= 10, `only ${during} tokens arrived during the prefill`);
+  }
+  await Promise.all(streams);
+});
+
+test("chat_template_kwargs.enable_thinking reaches the Qwen3 template", async () => {
+  const count = async (kwargs: object) => (await postJson(`${url}/tokenize`, { messages, chat_template_kwargs: kwargs })).body.count as number;
+  const thinking = await count({});
+  const plain = await count({ enable_thinking: false });
+  assert.ok(plain > thinking, "enable_thinking: false adds the empty <think></think> block");
+  const r = await client.chat.completions.create({ ...greedy, messages, chat_template_kwargs: { enable_thinking: false } } as never) as { usage: { prompt_tokens: number } };
+  assert.equal(r.usage.prompt_tokens, plain);
+});
+
+test("preemption: a KV pool too small for every admitted sequence still completes each request as served alone", async () => {
+  // 6 blocks of 16 tokens; 4 requests of ~20 + 24 tokens (3 blocks each) cannot all hold their blocks at once.
+  const small = await startServer({ engine: engineSpec(fixture.model, { kvCacheTokens: 96, maxNumBatchedTokens: 64 }), servedModelName: NAME });
+  try {
+    await small.ready();
+    const body = (i: number) => ({ model: NAME, prompt: `Request ${i} ` + "again ".repeat(16), max_tokens: 24, temperature: 0, ignore_eos: true });
+    const together = await Promise.all([0, 1, 2, 3].map((i) => postJson(`${small.url}/v1/completions`, body(i))));
+    const metrics = await (await fetch(`${small.url}/metrics`)).text();
+    assert.ok(metricValue(metrics, "kiln:num_preemptions_total")! > 0, "some sequence was preempted");
+    for (const [i, r] of together.entries()) {
+      assert.equal(r.status, 200);
+      assert.equal(r.body.choices[0].text, (await postJson(`${small.url}/v1/completions`, body(i))).body.choices[0].text);
+    }
+  } finally {
+    await small.close(500);
+  }
 });
 
 test("errors have OpenAI's shape: malformed JSON, bad field (param), unknown model (404), context overflow (param), features not built", async () => {
