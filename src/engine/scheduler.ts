@@ -70,6 +70,8 @@ export class Scheduler {
   /** In admission order: the last is the newest (the one preempted first). */
   readonly #running: Sequence[] = [];
   readonly #live = new Map<string, Sequence>();
+  /** Waiting sequences with maxTokens 0 (at most: aborts do not decrement it). */
+  #zeroWaiting = 0;
   #preemptions = 0;
   #queries = 0;
   #hits = 0;
@@ -86,6 +88,8 @@ export class Scheduler {
     const { maxNumSeqs = 16, maxNumBatchedTokens = 512, enablePrefixCaching = true } = options;
     if (!positiveInt(maxNumSeqs)) throw new ArgumentError("Scheduler", `maxNumSeqs must be a positive integer, got ${maxNumSeqs}`);
     if (!positiveInt(maxNumBatchedTokens)) throw new ArgumentError("Scheduler", `maxNumBatchedTokens must be a positive integer, got ${maxNumBatchedTokens}`);
+    // Below this, the decodes alone could overrun the budget and the last running sequences would starve (vLLM refuses it too).
+    if (maxNumBatchedTokens < maxNumSeqs) throw new ArgumentError("Scheduler", `maxNumBatchedTokens (${maxNumBatchedTokens}) must be at least maxNumSeqs (${maxNumSeqs})`);
     if (typeof enablePrefixCaching !== "boolean") throw new ArgumentError("Scheduler", `enablePrefixCaching must be a boolean, got ${String(enablePrefixCaching)}`);
     this.maxNumSeqs = maxNumSeqs;
     this.maxNumBatchedTokens = maxNumBatchedTokens;
@@ -129,6 +133,7 @@ export class Scheduler {
     };
     this.#live.set(req.id, seq);
     this.#waiting.push(seq);
+    if (req.maxTokens === 0) this.#zeroWaiting++;
   }
 
   /** Ends a sequence wherever it is (waiting, mid-prefill, decoding), freeing its blocks at once; undefined if it is not live. */
@@ -173,7 +178,7 @@ export class Scheduler {
     }));
     const logits = this.forward(...(batchInputs(this.cache, entries) as [Tensor, ...Tensor[]])).values();
     this.#steps++;
-    const vocab = this.model.vocabSize;
+    const vocab = logits.length / Math.max(1, entries.filter((e) => e.logits).length);
     let row = 0;
     for (const [i, { seq, count }] of batch.entries()) {
       seq.computed += count;
@@ -200,12 +205,13 @@ export class Scheduler {
 
   /** Picks this step's tokens: decodes, then running prefills, then new admissions, within the budget and the blocks. */
   #schedule(outputs: SequenceOutput[]): Scheduled[] {
-    // maxTokens 0: nothing to generate, no forward needed.
-    for (const seq of [...this.#waiting]) {
-      if (seq.req.maxTokens === 0) {
+    // maxTokens 0: nothing to generate, no forward needed (scanned for only when there is one).
+    if (this.#zeroWaiting > 0) {
+      for (const seq of this.#waiting.filter((q) => q.req.maxTokens === 0)) {
         this.#waiting.splice(this.#waiting.indexOf(seq), 1);
         outputs.push(this.#finish(seq, "length", [], undefined));
       }
+      this.#zeroWaiting = 0;
     }
     const batch: Scheduled[] = [];
     let budget = this.maxNumBatchedTokens;
@@ -250,7 +256,9 @@ export class Scheduler {
     while (!preempted && budget > 0 && this.#waiting.length > 0 && this.#running.length < this.maxNumSeqs) {
       const seq = this.#waiting[0]!;
       const cached = this.#sharePrefix(seq);
-      const count = this.#fit(seq, Math.min(seq.tokens.length - seq.computed, budget));
+      // A block of headroom per running sequence: a newcomer that took the last blocks would be preempted by the
+      // next decode that crosses a block boundary, its prefill thrown away.
+      const count = this.#fit(seq, Math.min(seq.tokens.length - seq.computed, budget), this.#running.length);
       if (count <= 0) {
         if (cached > 0) this.#unshare(seq);
         break;
@@ -258,6 +266,10 @@ export class Scheduler {
       if (!seq.admitted) {
         seq.admitted = true;
         seq.cachedTokens = cached;
+      }
+      if (this.enablePrefixCaching) {
+        this.#queries += seq.tokens.length;
+        this.#hits += cached;
       }
       this.cache.reserve(seq.blocks, seq.computed + count);
       this.#waiting.shift();
@@ -268,9 +280,9 @@ export class Scheduler {
     return batch;
   }
 
-  /** At most `want` tokens, cut to what `seq`'s blocks and the free ones hold. */
-  #fit(seq: Sequence, want: number): number {
-    const room = (seq.blocks.blocks.length + this.cache.freeBlocks) * this.cache.blockSize - seq.computed;
+  /** At most `want` tokens, cut to what `seq`'s blocks and the free ones (but `headroom` of them) hold. */
+  #fit(seq: Sequence, want: number, headroom = 0): number {
+    const room = (seq.blocks.blocks.length + this.cache.freeBlocks - headroom) * this.cache.blockSize - seq.computed;
     return Math.min(want, room);
   }
 
@@ -282,12 +294,10 @@ export class Scheduler {
     extendChain(seq.chain, seq.tokens, limit, this.cache.blockSize);
     const blocks = this.cache.sharePrefix(seq.blocks, seq.chain, limit);
     seq.computed = blocks * this.cache.blockSize;
-    this.#queries += seq.tokens.length;
-    this.#hits += seq.computed;
     return seq.computed;
   }
 
-  /** Undoes #sharePrefix of a sequence that could not be admitted after all (the lookup stays counted). */
+  /** Undoes #sharePrefix of a sequence that could not be admitted after all. */
   #unshare(seq: Sequence): void {
     this.cache.release(seq.blocks);
     seq.computed = 0;

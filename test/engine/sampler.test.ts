@@ -49,3 +49,21 @@ test("bad parameters are typed errors", () => {
   assert.throws(() => new Sampler({ temperature: Infinity }), /temperature must be a finite number >= 0, got Infinity/);
   assert.throws(() => new Sampler({ repetitionPenalty: Infinity }), /repetitionPenalty must be a finite number > 0/);
 });
+
+test("min-p drops tokens less likely than minP × the top one (after temperature), and is validated", () => {
+  // T=1: probabilities ∝ e^[1,3,2,3,-1]; relative to the top (e^3): tokens 1, 3 at 1, token 2 at e^-1 ≈ 0.37, token 0 at e^-2 ≈ 0.14.
+  const seen = (minP: number, temperature = 1) => {
+    const s = new Sampler({ temperature, minP, seed: 5 });
+    const got = new Set<number>();
+    for (let i = 0; i < 400; i++) got.add(s.sample(logits));
+    return [...got].sort();
+  };
+  assert.deepEqual(seen(0.5), [1, 3]);
+  assert.deepEqual(seen(0.3), [1, 2, 3]);
+  assert.deepEqual(seen(0.1), [0, 1, 2, 3]);
+  // A higher temperature flattens the distribution: token 2 rises to e^-0.5 ≈ 0.61 of the top.
+  assert.deepEqual(seen(0.5, 2), [1, 2, 3]);
+  assert.deepEqual(seen(0), [0, 1, 2, 3, 4]);
+  assert.throws(() => new Sampler({ minP: 1.5 }), /minP must be in \[0, 1\], got 1.5/);
+  assert.throws(() => new Sampler({ minP: -0.1 }), ArgumentError);
+});

@@ -94,7 +94,7 @@ test("the paged forward takes a prefill in chunks (start > 0, several tokens): e
 test("chunked prefill through the scheduler (5-token budget): first token after ceil(48/5) steps, same greedy tokens and logprobs as one-shot", () => {
   const req: SequenceRequest = { id: "a", promptIds: randomPrompt(48, 1), maxTokens: 12, sampling: {}, ignoreEos: true, logprobs: 20 };
   const firstAt: number[] = [];
-  const chunked = drive(scheduler({ maxNumBatchedTokens: 5 }), [[req]], (step, outs) => outs.length && firstAt.push(step)).get("a")!;
+  const chunked = drive(scheduler({ maxNumBatchedTokens: 5, maxNumSeqs: 4 }), [[req]], (step, outs) => outs.length && firstAt.push(step)).get("a")!;
   const oneShot = alone(req);
   assert.equal(firstAt[0], Math.ceil(48 / 5) - 1, "no output while the prompt is prefilled");
   assert.deepEqual(chunked.tokens, oneShot.tokens);
@@ -275,7 +275,7 @@ test("bad requests and options are ArgumentErrors naming the field", () => {
   refuses({ id: "b", stopIds: [-3] }, /stopIds has token id -3/);
   refuses({ id: "b", promptIds: randomPrompt(40, 1), maxTokens: 30 }, /needs 18 KV cache blocks of 4 tokens, more than the whole cache holds \(16 blocks, 64 tokens\)/);
   assert.equal(s.stats().waiting, 1, "refused requests are not queued");
-  for (const [options, re] of [[{ maxNumSeqs: 0 }, /maxNumSeqs/], [{ maxNumBatchedTokens: 1.5 }, /maxNumBatchedTokens/], [{ enablePrefixCaching: 1 }, /enablePrefixCaching/]] as const) {
+  for (const [options, re] of [[{ maxNumSeqs: 0 }, /maxNumSeqs/], [{ maxNumBatchedTokens: 1.5 }, /maxNumBatchedTokens/], [{ maxNumBatchedTokens: 8 }, /maxNumBatchedTokens \(8\) must be at least maxNumSeqs \(16\)/], [{ enablePrefixCaching: 1 }, /enablePrefixCaching/]] as const) {
     assert.throws(() => scheduler(options as SchedulerOptions), (e: unknown) => e instanceof ArgumentError && re.test(e.message));
   }
 });
