@@ -48,6 +48,10 @@ export function serveOptions(o: ServeCommandOptions): ServeOptions & { readonly 
   const threads = integer("--threads", o.threads, 1, MAX_THREADS);
   if (o.apiKey !== undefined && o.apiKey.length === 0) throw new ArgumentError("--api-key", "must not be empty");
   if (o.servedModelName !== undefined && o.servedModelName.length === 0) throw new ArgumentError("--served-model-name", "must not be empty");
+  const maxNumSeqs = integer("--max-num-seqs", o.maxNumSeqs, 1, 1024)!;
+  const maxNumBatchedTokens = integer("--max-num-batched-tokens", o.maxNumBatchedTokens, 1)!;
+  // Every running sequence decodes one token a step: the budget must hold them all (the scheduler's rule too).
+  if (maxNumBatchedTokens < maxNumSeqs) throw new ArgumentError("--max-num-batched-tokens", `must be at least --max-num-seqs (${maxNumSeqs}), got ${maxNumBatchedTokens}`);
   return {
     engine: {
       model: o.model,
@@ -56,8 +60,8 @@ export function serveOptions(o: ServeCommandOptions): ServeOptions & { readonly 
       ...(kvCacheDtype ? { kvCacheDtype } : {}),
       ...(kvCacheTokens !== undefined ? { kvCacheTokens } : {}),
       ...(threads !== undefined ? { threads } : {}),
-      maxNumSeqs: integer("--max-num-seqs", o.maxNumSeqs, 1, 1024)!,
-      maxNumBatchedTokens: integer("--max-num-batched-tokens", o.maxNumBatchedTokens, 1)!,
+      maxNumSeqs,
+      maxNumBatchedTokens,
       enablePrefixCaching: o.prefixCaching,
       warmup: o.warmup,
     },

@@ -188,11 +188,12 @@ test("chat_template_kwargs.enable_thinking reaches the Qwen3 template", async ()
 });
 
 test("preemption: a KV pool too small for every admitted sequence still completes each request as served alone", async () => {
-  // 6 blocks of 16 tokens; 4 requests of ~20 + 24 tokens (3 blocks each) cannot all hold their blocks at once.
+  // 6 blocks of 16 tokens; 4 requests that start small (one block) and grow to ~70 tokens (5 blocks) each cannot all
+  // hold their blocks at once: running sequences are preempted (recomputed later) as they grow.
   const small = await startServer({ engine: engineSpec(fixture.model, { kvCacheTokens: 96, maxNumBatchedTokens: 64 }), servedModelName: NAME });
   try {
     await small.ready();
-    const body = (i: number) => ({ model: NAME, prompt: `Request ${i} ` + "again ".repeat(16), max_tokens: 24, temperature: 0, ignore_eos: true });
+    const body = (i: number) => ({ model: NAME, prompt: `Request ${i} again`, max_tokens: 60, temperature: 0, ignore_eos: true });
     const together = await Promise.all([0, 1, 2, 3].map((i) => postJson(`${small.url}/v1/completions`, body(i))));
     const metrics = await (await fetch(`${small.url}/metrics`)).text();
     assert.ok(metricValue(metrics, "kiln:num_preemptions_total")! > 0, "some sequence was preempted");

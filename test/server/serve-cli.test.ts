@@ -40,6 +40,9 @@ test("bad flags: one line naming the flag, exit 1, nothing listens", () => {
     assert.equal(r.status, 1, `${flag} ${value}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`^kiln: E_ARGUMENT: ${flag}: expected .*\\n$`));
   }
+  const budget = runKiln(["serve", "--model", fixture.model, "--max-num-seqs", "32", "--max-num-batched-tokens", "16"]);
+  assert.equal(budget.status, 1);
+  assert.match(budget.stderr, /^kiln: E_ARGUMENT: --max-num-batched-tokens: must be at least --max-num-seqs \(32\), got 16\n$/);
   const missing = runKiln(["serve", "--model", join(fixture.dir, "nothing-here"), "--port", "0", "--backend", "js"]);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /^kiln: E_[A-Z_]+: .*nothing-here/m);
