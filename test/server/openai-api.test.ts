@@ -250,22 +250,43 @@ test("errors have OpenAI's shape: malformed JSON, bad field (param), unknown mod
   assert.equal(unknown.status, 200);
 });
 
-test("/metrics: vLLM's names under kiln: with model_name; a client that disconnects mid-stream is aborted and frees its blocks", async () => {
-  const ac = new AbortController();
+test("/metrics: vLLM's names under kiln: with model_name; clients that disconnect mid-decode and mid-prefill are aborted, their blocks freed, other streams unchanged", async () => {
+  const otherBody = { model: NAME, prompt: "An unrelated stream", max_tokens: 30, temperature: 0, ignore_eos: true };
+  const solo = (await postJson(`${url}/v1/completions`, otherBody)).body.choices[0].text;
+  const other = streamRaw(`${url}/v1/completions`, otherBody);
+  const decoding = new AbortController();
   const r = await fetch(`${url}/v1/completions`, {
-    method: "POST", headers: { "content-type": "application/json" }, signal: ac.signal,
+    method: "POST", headers: { "content-type": "application/json" }, signal: decoding.signal,
     body: JSON.stringify({ model: NAME, prompt: "Go on forever", max_tokens: 3000, ignore_eos: true, stream: true, temperature: 0 }),
   });
   const reader = r.body!.getReader();
-  await reader.read(); // the first token's chunk
+  await reader.read(); // the first token's chunk: it is decoding now
   const busy = await (await fetch(`${url}/metrics`)).text();
-  assert.equal(metricValue(busy, "kiln:num_requests_running", { model_name: NAME }), 1);
-  ac.abort();
-  const text = await until("the aborted request to leave the engine", async () => {
+  assert.ok(metricValue(busy, "kiln:num_requests_running", { model_name: NAME })! >= 1);
+  decoding.abort();
+  // Not streamed, 1,500 prompt tokens at 16 a step: the client leaves while it is still being prefilled.
+  const submitted: number[] = [];
+  const submit = server.host.submit.bind(server.host);
+  server.host.submit = (reqs, sink) => {
+    submitted.push(...reqs.map((q) => q.promptIds.length));
+    submit(reqs, sink);
+  };
+  const prefilling = new AbortController();
+  const long = fetch(`${url}/v1/completions`, {
+    method: "POST", headers: { "content-type": "application/json" }, signal: prefilling.signal,
+    body: JSON.stringify({ model: NAME, prompt: Array.from({ length: 1500 }, (_, i) => 2000 + i), max_tokens: 5 }),
+  }).catch((e: Error) => e);
+  await until("the long prompt to reach the engine", async () => (submitted.includes(1500) ? true : undefined));
+  server.host.submit = submit;
+  await new Promise((r) => setTimeout(r, 50)); // a few prefill chunks
+  prefilling.abort();
+  assert.equal(((await long) as Error).name, "AbortError");
+  const text = await until("the aborted requests to leave the engine", async () => {
     const t = await (await fetch(`${url}/metrics`)).text();
-    return metricValue(t, "kiln:num_requests_running") === 0 && metricValue(t, "kiln:kv_cache_usage_perc") === 0 ? t : undefined;
+    return server.host.liveSequences === 0 && metricValue(t, "kiln:num_requests_running") === 0 && metricValue(t, "kiln:kv_cache_usage_perc") === 0 ? t : undefined;
   });
-  assert.ok(metricValue(text, "kiln:request_success_total", { finished_reason: "abort" })! >= 1);
+  assert.equal((await other).data.filter((d) => d !== "[DONE]").map((d) => d.choices[0].text).join(""), solo);
+  assert.ok(metricValue(text, "kiln:request_success_total", { finished_reason: "abort" })! >= 2);
   for (const name of [
     "kiln:num_requests_waiting", "kiln:prompt_tokens_total", "kiln:generation_tokens_total", "kiln:num_preemptions_total",
     "kiln:prefix_cache_queries_total", "kiln:prefix_cache_hits_total", "kiln:time_to_first_token_seconds_count",
@@ -275,7 +296,6 @@ test("/metrics: vLLM's names under kiln: with model_name; a client that disconne
   }
   assert.ok(metricValue(text, "kiln:generation_tokens_total")! > 0);
   assert.ok(metricValue(text, "kiln:request_success_total", { finished_reason: "length" })! > 0);
-  assert.equal(server.host.liveSequences, 0);
 });
 
 test("prefix caching: a second request with the same long prefix reports cached_tokens", async () => {
