@@ -47,6 +47,7 @@ export class KilnServer {
   readonly #inflight = new Set<InFlight>();
   readonly #loggedFields = new Set<string>();
   readonly #apiKeyDigest: Buffer | undefined;
+  readonly #created = Math.floor(Date.now() / 1000);
   #text: ModelText | undefined;
   #textError: KilnError | undefined;
   #ready: Promise<EngineInfo>;
@@ -77,7 +78,7 @@ export class KilnServer {
   static async start(options: ServeOptions): Promise<KilnServer> {
     const server = new KilnServer(options);
     await new Promise<void>((resolve, reject) => {
-      server.#http.once("error", reject);
+      server.#http.once("error", (e: NodeJS.ErrnoException) => reject(new ListenError(options.host, options.port, e)));
       server.#http.listen(options.port, options.host, () => {
         server.#http.off("error", reject);
         resolve();
@@ -192,7 +193,7 @@ export class KilnServer {
     sendJson(res, 200, {
       object: "list",
       data: [{
-        id: this.modelName, object: "model", created: Math.floor(Date.now() / 1000), owned_by: "kiln", root: this.#options.engine.model, parent: null,
+        id: this.modelName, object: "model", created: this.#created, owned_by: "kiln", root: this.#options.engine.model, parent: null,
         max_model_len: s.status === "ready" ? s.info.maxContext : null,
       }],
     });
@@ -260,6 +261,7 @@ export class KilnServer {
       const p = c.prompt;
       const one = Array.isArray(p) && typeof p[0] !== "number" ? (p[0] as string | number[]) : (p as string | number[]);
       promptIds = typeof one === "string" ? text.encode(one, "prompt") : [...one];
+      if (promptIds.length === 0) throw badRequest("the prompt is empty (no tokens)", "prompt");
       if (promptIds.some((id) => id >= info.vocabSize)) throw badRequest(`token ids must be below the vocabulary size ${info.vocabSize}`, "prompt");
       logprobs = c.logprobs ?? undefined;
       format = { kind, tokenText, logprobs: c.logprobs != null, returnTokenIds: c.return_token_ids ?? !text.tokenizer };
@@ -305,6 +307,18 @@ export class KilnServer {
       return;
     }
     res.writeHead(e.status, { "Content-Type": "application/json", ...e.headers }).end(JSON.stringify(e.body()));
+  }
+}
+
+/** The port could not be bound (in use, no permission, unknown host). */
+export class ListenError extends KilnError {
+  readonly code = "E_LISTEN";
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    cause: NodeJS.ErrnoException,
+  ) {
+    super(`cannot listen on ${host}:${port}: ${cause.code ?? cause.message}`, { cause });
   }
 }
 

@@ -3,6 +3,9 @@
 // within a bounded time.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { KILN_CLI, runKiln } from "../helpers/kiln-cli.js";
@@ -34,7 +37,7 @@ async function serve(args: string[], cache = join(fixture.dir, "cli-cache")): Pr
   return s;
 }
 
-test("bad flags: one line naming the flag, exit 1, nothing listens", () => {
+test("bad flags, a port in use, a missing model: one line naming the problem, exit 1", async () => {
   for (const [flag, value] of [["--port", "http"], ["--max-num-seqs", "0"], ["--dtype", "f8"], ["--threads", "999"]] as const) {
     const r = runKiln(["serve", "--model", fixture.model, flag, value]);
     assert.equal(r.status, 1, `${flag} ${value}: ${r.stderr}`);
@@ -43,6 +46,12 @@ test("bad flags: one line naming the flag, exit 1, nothing listens", () => {
   const budget = runKiln(["serve", "--model", fixture.model, "--max-num-seqs", "32", "--max-num-batched-tokens", "16"]);
   assert.equal(budget.status, 1);
   assert.match(budget.stderr, /^kiln: E_ARGUMENT: --max-num-batched-tokens: must be at least --max-num-seqs \(32\), got 16\n$/);
+  const taken = createServer().listen(0, "127.0.0.1");
+  await once(taken, "listening");
+  const busy = runKiln(["serve", "--model", fixture.model, "--port", String((taken.address() as AddressInfo).port), "--backend", "js"]);
+  taken.close();
+  assert.equal(busy.status, 1);
+  assert.match(busy.stderr, /^kiln: E_LISTEN: cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE\n$/);
   const missing = runKiln(["serve", "--model", join(fixture.dir, "nothing-here"), "--port", "0", "--backend", "js"]);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /^kiln: E_[A-Z_]+: .*nothing-here/m);
