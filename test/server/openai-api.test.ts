@@ -298,11 +298,14 @@ test("/metrics: vLLM's names under kiln: with model_name; clients that disconnec
   assert.ok(metricValue(text, "kiln:request_success_total", { finished_reason: "length" })! > 0);
 });
 
-test("prefix caching: a second request with the same long prefix reports cached_tokens", async () => {
-  const prefix = "You are a helpful assistant. ".repeat(20);
-  const a = await postJson(`${url}/v1/completions`, { prompt: prefix + "First question?", max_tokens: 2, temperature: 0 });
-  const b = await postJson(`${url}/v1/completions`, { prompt: prefix + "Second one?", max_tokens: 2, temperature: 0 });
-  assert.equal(a.status, 200);
-  assert.ok(b.body.usage.prompt_tokens_details.cached_tokens >= 100, JSON.stringify(b.body.usage));
-  assert.ok(b.body.usage.prompt_tokens_details.cached_tokens < b.body.usage.prompt_tokens);
+test("prefix caching: a second request with the same 1,000-token prefix reports cached_tokens >= 992 and prefills only the rest", async () => {
+  const prefix = Array.from({ length: 1000 }, (_, i) => 3000 + ((i * 7) % 900));
+  const first = await postJson(`${url}/v1/completions`, { model: NAME, prompt: [...prefix, 11, 12, 13], max_tokens: 2, temperature: 0 });
+  assert.equal(first.status, 200);
+  const before = metricValue(await (await fetch(`${url}/metrics`)).text(), "kiln:prefix_cache_hits_total")!;
+  const second = await postJson(`${url}/v1/completions`, { model: NAME, prompt: [...prefix, 21, 22], max_tokens: 2, temperature: 0 });
+  const cached = second.body.usage.prompt_tokens_details.cached_tokens as number;
+  assert.ok(cached >= 992 && cached <= 1000, `cached_tokens ${cached}`);
+  const after = metricValue(await (await fetch(`${url}/metrics`)).text(), "kiln:prefix_cache_hits_total")!;
+  assert.equal(after - before, cached);
 });
