@@ -247,6 +247,7 @@ export class KilnServer {
     let logprobs: number | undefined;
     let format: Formatter;
     const tokenText = (id: number) => text.tokenizer?.decode([id]) ?? "";
+    const spelling = (id: number) => text.tokenizer?.idToToken(id);
     if (kind === "chat") {
       const chat = req as ChatCompletionRequest;
       promptIds = text.chat(chat.messages, {
@@ -254,7 +255,7 @@ export class KilnServer {
         ...(chat.chat_template_kwargs?.enable_thinking !== undefined ? { enableThinking: chat.chat_template_kwargs.enable_thinking } : {}),
       });
       logprobs = chat.logprobs ? (chat.top_logprobs ?? 0) : undefined;
-      format = { kind, tokenText, logprobs: !!chat.logprobs, returnTokenIds: false };
+      format = { kind, tokenText, spelling, logprobs: !!chat.logprobs, returnTokenIds: false };
     } else {
       const c = req as CompletionRequest;
       // A prompt is text or token ids, alone or as a list of one.
@@ -264,7 +265,7 @@ export class KilnServer {
       if (promptIds.length === 0) throw badRequest("the prompt is empty (no tokens)", "prompt");
       if (promptIds.some((id) => id >= info.vocabSize)) throw badRequest(`token ids must be below the vocabulary size ${info.vocabSize}`, "prompt");
       logprobs = c.logprobs ?? undefined;
-      format = { kind, tokenText, logprobs: c.logprobs != null, returnTokenIds: c.return_token_ids ?? !text.tokenizer };
+      format = { kind, tokenText, spelling, logprobs: c.logprobs != null, returnTokenIds: c.return_token_ids ?? !text.tokenizer };
     }
     const params = generationParams(req, promptIds, kind === "chat" ? "messages" : "prompt", info.maxContext, text.defaults, logprobs);
     const ctx: CompletionContext = {

@@ -2,11 +2,11 @@
 // logprobs shapes (chat: content[]{token, logprob, bytes, top_logprobs}; completions: the legacy parallel lists).
 import type { TokenLogprob } from "../engine/index.js";
 import type { ChoiceDelta } from "./generation.js";
+import { tokenBytes } from "./token-bytes.js";
 
 /** JSON has no -Infinity: vLLM's stand-in. */
 const NEG_INF_LOGPROB = -9999.0;
 const finite = (x: number) => (Number.isFinite(x) ? x : NEG_INF_LOGPROB);
-const bytes = (s: string) => [...Buffer.from(s, "utf8")];
 
 export type Kind = "chat" | "text";
 
@@ -22,6 +22,8 @@ export interface Formatter {
   readonly kind: Kind;
   /** Text of a token id (top alternatives' text; the sampled token's comes with the delta). */
   readonly tokenText: (id: number) => string;
+  /** The tokenizer's spelling of a token id (its vocabulary entry), for the token's raw bytes. */
+  readonly spelling: (id: number) => string | undefined;
   readonly logprobs: boolean;
   readonly returnTokenIds: boolean;
 }
@@ -29,10 +31,10 @@ export interface Formatter {
 function chatLogprobs(f: Formatter, lps: ChoiceDelta["logprobs"]) {
   return {
     content: lps.map((lp) => ({
-      token: lp.text, logprob: finite(lp.logprob), bytes: bytes(lp.text),
+      token: lp.text, logprob: finite(lp.logprob), bytes: tokenBytes(f.spelling(lp.token), lp.text),
       top_logprobs: lp.top.map((t) => {
         const text = f.tokenText(t.token);
-        return { token: text, logprob: finite(t.logprob), bytes: bytes(text) };
+        return { token: text, logprob: finite(t.logprob), bytes: tokenBytes(f.spelling(t.token), text) };
       }),
     })),
   };
