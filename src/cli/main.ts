@@ -6,6 +6,7 @@ import { runDemo } from "./demo.js";
 import { runQuickstart } from "./quickstart.js";
 import { runCompile, runGenerate } from "./generate-command.js";
 import { presetHelp, runMakeModel } from "./make-model-command.js";
+import { DEFAULT_SHUTDOWN_GRACE_S, runServe } from "./serve-command.js";
 import { cacheClear, cacheInfo, cacheLs, cachePrune, cacheVerify, parseSize } from "./cache-command.js";
 
 // Exit codes: 1 for a failure Kiln names (a KilnError: bad input, a refused cache, …), 2 for a usage error
@@ -49,6 +50,19 @@ modelOptions(program.command("compile"))
   .description("load or compile the model into the AOT cache without generating, so a deployment never compiles")
   .option("--out <dir>", "write into this folder (a cache of its own, to ship) instead of the cache")
   .action((o) => runCompile(o, (l) => process.stderr.write(l + "\n")));
+modelOptions(program.command("serve"))
+  .description("serve the model over an OpenAI-compatible HTTP API (chat, completions, streaming, /metrics)")
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--port <port>", "port (0 picks a free one)", "8000")
+  .option("--served-model-name <name>", "the model id clients use (default: --model as given)")
+  .option("--api-key <key>", "require Authorization: Bearer <key> (health and metrics stay open)")
+  .option("--max-num-seqs <n>", "sequences in one batch at most", "16")
+  .option("--max-num-batched-tokens <n>", "tokens per step (decodes first, then prefill chunks)", "512")
+  .option("--max-queued-requests <n>", "sequences in flight past which requests get 503 + Retry-After", "256")
+  .option("--no-prefix-caching", "turn automatic prefix caching off")
+  .option("--no-warmup", "skip the one-step warmup before ready")
+  .option("--shutdown-grace <s>", "seconds in-flight requests may finish after SIGTERM before being cancelled", DEFAULT_SHUTDOWN_GRACE_S)
+  .action((o) => runServe(o, say, (l) => process.stderr.write(l + "\n")));
 program
   .command("make-model")
   .description("write a Hugging Face model folder (config, real tokenizer, seeded random weights) for a preset")
