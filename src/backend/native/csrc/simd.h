@@ -20,6 +20,13 @@ KILN_INLINE kv kv_load_part(const float* p, int64_t n) { return _mm512_maskz_loa
 KILN_INLINE kv kv_widen_bf16(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
 KILN_INLINE kv kv_load_bf16(const uint16_t* p) { return kv_widen_bf16(_mm256_loadu_si256((const __m256i*)p)); }
 KILN_INLINE kv kv_load_bf16_part(const uint16_t* p, int64_t n) { return kv_widen_bf16(_mm256_maskz_loadu_epi16((__mmask16)((1u << n) - 1), p)); }
+/* 2·KV_LANES bf16 words as two f32 vectors, the even-indexed words and the odd-indexed ones: a shift and a mask,
+   no shuffle (the widening shuffle is what bounds a bf16 GEMV on CPUs that split 512-bit ops). */
+KILN_INLINE void kv_load_bf16_pairs(const uint16_t* p, kv* even, kv* odd) {
+  __m512i v = _mm512_loadu_si512((const void*)p);
+  *even = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+  *odd = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32((int)0xffff0000u)));
+}
 KILN_INLINE kv kv_fma(kv a, kv b, kv c) { return _mm512_fmadd_ps(a, b, c); }
 KILN_INLINE kv kv_add(kv a, kv b) { return _mm512_add_ps(a, b); }
 KILN_INLINE void kv_store(float* p, kv v) { _mm512_storeu_ps(p, v); }
@@ -52,6 +59,11 @@ KILN_INLINE kv kv_load_bf16_part(const uint16_t* p, int64_t n) {
   uint16_t t[8] = {0};
   memcpy(t, p, (size_t)n * 2);
   return kv_load_bf16(t);
+}
+KILN_INLINE void kv_load_bf16_pairs(const uint16_t* p, kv* even, kv* odd) {
+  __m256i v = _mm256_loadu_si256((const __m256i*)p);
+  *even = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+  *odd = _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)0xffff0000u)));
 }
 KILN_INLINE kv kv_fma(kv a, kv b, kv c) { return _mm256_fmadd_ps(a, b, c); }
 KILN_INLINE kv kv_add(kv a, kv b) { return _mm256_add_ps(a, b); }
@@ -87,6 +99,12 @@ KILN_INLINE kv kv_load_bf16_part(const uint16_t* p, int64_t n) {
   memcpy(t, p, (size_t)n * 2);
   return kv_load_bf16(t);
 }
+KILN_INLINE void kv_load_bf16_pairs(const uint16_t* p, kv* even, kv* odd) {
+  kv e = {kiln_bf16_to_f32(p[0]), kiln_bf16_to_f32(p[2]), kiln_bf16_to_f32(p[4]), kiln_bf16_to_f32(p[6])};
+  kv o = {kiln_bf16_to_f32(p[1]), kiln_bf16_to_f32(p[3]), kiln_bf16_to_f32(p[5]), kiln_bf16_to_f32(p[7])};
+  *even = e;
+  *odd = o;
+}
 KILN_INLINE kv kv_fma(kv a, kv b, kv c) { return a * b + c; }
 KILN_INLINE kv kv_add(kv a, kv b) { return a + b; }
 KILN_INLINE void kv_store(float* p, kv v) { memcpy(p, &v, sizeof v); }
@@ -96,5 +114,18 @@ KILN_INLINE kv4 kv_sum4(kv a, kv b, kv c, kv d) { kv4 r = {kv_sum(a), kv_sum(b),
 KILN_INLINE void kv4_store(float* p, kv4 v) { memcpy(p, &v, sizeof v); }
 KILN_INLINE float kv4_get(kv4 v, int i) { return v[i]; }
 #endif
+
+/* x[0:n] with each whole block of 2·KV_LANES split into its even-indexed then its odd-indexed elements (the order
+   kv_load_bf16_pairs reads a weight block in); the elements after the last whole block are copied as they are. */
+KILN_INLINE void kv_deinterleave_pairs(const float* x, float* out, int64_t n) {
+  int64_t k = 0;
+  for (; k + 2 * KV_LANES <= n; k += 2 * KV_LANES) {
+    for (int i = 0; i < KV_LANES; i++) {
+      out[k + i] = x[k + 2 * i];
+      out[k + KV_LANES + i] = x[k + 2 * i + 1];
+    }
+  }
+  for (; k < n; k++) out[k] = x[k];
+}
 
 #endif
