@@ -37,6 +37,7 @@ export const C_ENTRY_POINTS = {
   numThreads: entry("kiln_num_threads", "int", []),
   setNumThreads: entry("kiln_set_num_threads", "void", [["int", "n"]]),
   parallel: entry("kiln_parallel", "void", [["kiln_task_fn", "fn"], ["void*", "ctx"]]),
+  parallelForChunks: entry("kiln_parallel_for_chunks", "void", [["int64_t", "n"], ["int64_t", "grain"], ["int64_t", "per_thread"], ["kiln_range_fn", "fn"], ["void*", "ctx"]]),
   parallelFor: entry("kiln_parallel_for", "void", [["int64_t", "n"], ["int64_t", "grain"], ["kiln_range_fn", "fn"], ["void*", "ctx"]]),
   parallelJobs: entry("kiln_parallel_jobs", "int64_t", []),
   profileEnabled: entry("kiln_profile_enabled", "int", []),

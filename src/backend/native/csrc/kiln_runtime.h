@@ -54,7 +54,12 @@ KILN_API void kiln_set_num_threads(int n);
 /* Runs fn(ctx, tid, nth) on nth threads (the caller is tid 0) and returns when all are done.
    Nested calls, and calls while another thread dispatches, run inline with nth = 1. */
 KILN_API void kiln_parallel(kiln_task_fn fn, void* ctx);
-/* Splits [0, n) into one contiguous range per thread, each a multiple of grain (except the last). */
+/* Calls fn over [0, n) cut into ranges, each a multiple of grain long (except the last), about per_thread of them per
+   thread, which the threads claim as they come: a thread that is late (descheduled, asleep) takes fewer or none.
+   Ranges may run in any order on any thread; one range runs on one thread. */
+KILN_API void kiln_parallel_for_chunks(int64_t n, int64_t grain, int64_t per_thread, kiln_range_fn fn, void* ctx);
+/* kiln_parallel_for_chunks with KILN_FOR_CHUNKS ranges per thread (load balance for a few claims per thread). */
+#define KILN_FOR_CHUNKS 4
 KILN_API void kiln_parallel_for(int64_t n, int64_t grain, kiln_range_fn fn, void* ctx);
 /* Jobs dispatched to more than one thread so far (a region that ran inline is not counted). */
 KILN_API int64_t kiln_parallel_jobs(void);

@@ -32,17 +32,31 @@ const char* kiln_take_error(void) { return atomic_exchange(&kiln_error_message, 
 /* ---- thread pool: workers spin for a while after each job, then sleep on a condition variable ---- */
 #define KILN_SPIN_NS 200000
 
+/* Two kinds of job. A task job runs fn(ctx, tid, nth) once per thread and waits for every one of them. A range job
+   (kiln_parallel_for) cuts [0, n) into chunks that the threads claim from a shared ticket: whoever is running takes
+   the next chunk, so a worker that is descheduled (a busy machine) or asleep when the job starts delays it by no more
+   than the chunk it is in; the caller waits only for chunks that were claimed.
+   A job's fields are published seqlock-style: gen is odd while the caller writes them, even (one more job) after.
+   A worker reads them, then checks gen again: a range job does not wait for workers, so the next job may replace it
+   while a late worker is looking. Its ticket holds the job's gen, so a stale worker's claim always fails. */
+enum { KILN_JOB_TASK, KILN_JOB_RANGE };
+
 static struct {
   pthread_mutex_t dispatch;   /* one dispatcher at a time; others run their job inline */
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  atomic_uint gen;            /* bumped once per job */
-  atomic_int pending;         /* workers that have not finished the current job */
+  atomic_uint gen;            /* bumped twice per job: odd while its fields are written */
+  atomic_int pending;         /* workers that have not finished the current task job */
   atomic_int sleepers;
   atomic_int stop;
-  kiln_task_fn fn;
-  void* ctx;
-  int nth;                    /* threads taking part in the current job, caller included */
+  atomic_int kind;
+  _Atomic(kiln_task_fn) fn;
+  _Atomic(void*) ctx;
+  atomic_int nth;             /* threads taking part in the current task job, caller included */
+  _Atomic(kiln_range_fn) rfn; /* the current range job: chunk i is [i * chunk, min(n, (i + 1) * chunk)) */
+  atomic_llong rn, rchunk, rchunks;
+  _Atomic uint64_t ticket;    /* (gen of the range job << 32) | next unclaimed chunk */
+  atomic_llong rdone;         /* chunks of the range job finished */
   int workers;                /* started worker threads */
   atomic_int threads;         /* wanted threads, caller included (0 until set: 1) */
   int users;                  /* Node environments that loaded this object */
@@ -59,6 +73,21 @@ static int64_t kiln_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Claims and runs chunks of the range job `g` until none is left (or the job is no longer g). Returns the chunks run. */
+static int64_t kiln_range_claim(unsigned g, kiln_range_fn fn, void* ctx, int64_t n, int64_t chunk, int64_t chunks) {
+  int64_t ran = 0;
+  uint64_t t = atomic_load_explicit(&kiln_pool.ticket, memory_order_acquire);
+  for (;;) {
+    if ((uint32_t)(t >> 32) != (uint32_t)g || (int64_t)(t & 0xffffffffu) >= chunks) return ran;
+    if (!atomic_compare_exchange_weak_explicit(&kiln_pool.ticket, &t, t + 1, memory_order_acq_rel, memory_order_acquire)) continue;
+    int64_t lo = (int64_t)(t & 0xffffffffu) * chunk, hi = lo + chunk < n ? lo + chunk : n;
+    fn(ctx, lo, hi);
+    atomic_fetch_add_explicit(&kiln_pool.rdone, 1, memory_order_release);
+    ran++;
+    t = atomic_load_explicit(&kiln_pool.ticket, memory_order_acquire);
+  }
 }
 
 static void* kiln_worker_main(void* arg) {
@@ -83,10 +112,28 @@ static void* kiln_worker_main(void* arg) {
       spins = 0;
       spin_until = 0;
     }
-    seen = g;
+    if (g & 1) { KILN_PAUSE(); continue; } /* the caller is writing the next job */
     if (atomic_load(&kiln_pool.stop)) break;
-    if (tid < kiln_pool.nth) kiln_pool.fn(kiln_pool.ctx, tid, kiln_pool.nth);
-    atomic_fetch_sub_explicit(&kiln_pool.pending, 1, memory_order_release);
+    /* Read the job, then check it is still job g (the seqlock's read side): a range job does not wait for this
+       worker, so the caller may be writing the next one (of either kind) meanwhile. */
+    int kind = atomic_load_explicit(&kiln_pool.kind, memory_order_relaxed);
+    int nth = atomic_load_explicit(&kiln_pool.nth, memory_order_relaxed);
+    kiln_task_fn task = atomic_load_explicit(&kiln_pool.fn, memory_order_relaxed);
+    kiln_range_fn fn = atomic_load_explicit(&kiln_pool.rfn, memory_order_relaxed);
+    void* ctx = atomic_load_explicit(&kiln_pool.ctx, memory_order_relaxed);
+    int64_t n = atomic_load_explicit(&kiln_pool.rn, memory_order_relaxed);
+    int64_t chunk = atomic_load_explicit(&kiln_pool.rchunk, memory_order_relaxed);
+    int64_t chunks = atomic_load_explicit(&kiln_pool.rchunks, memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&kiln_pool.gen, memory_order_relaxed) != g) continue; /* replaced while reading: look again */
+    seen = g;
+    if (kind == KILN_JOB_TASK) {
+      /* A task job waits for every worker, so it stays job g until this one has run it. */
+      if (tid < nth) task(ctx, tid, nth);
+      atomic_fetch_sub_explicit(&kiln_pool.pending, 1, memory_order_release);
+      continue;
+    }
+    kiln_range_claim(g, fn, ctx, n, chunk, chunks);
   }
   return NULL;
 }
@@ -101,10 +148,16 @@ static void kiln_pool_publish(void) {
   }
 }
 
+/* Marks the job's fields as being written (gen odd); kiln_pool_publish makes it even again and wakes the workers. */
+static void kiln_pool_begin(void) {
+  atomic_fetch_add_explicit(&kiln_pool.gen, 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+}
+
 /* Starts workers up to threads-1; call with kiln_pool.dispatch held. Returns the usable thread count. */
 static int kiln_pool_grow(int threads) {
   if (threads > KILN_MAX_THREADS) threads = KILN_MAX_THREADS;
-  kiln_pool.start_gen = atomic_load(&kiln_pool.gen);
+  if (kiln_pool.workers < threads - 1) kiln_pool.start_gen = atomic_load(&kiln_pool.gen); /* read by new workers only */
   while (kiln_pool.workers < threads - 1) {
     int tid = kiln_pool.workers + 1;
     if (pthread_create(&kiln_pool.handles[tid], NULL, kiln_worker_main, (void*)(intptr_t)tid) != 0) break;
@@ -135,9 +188,11 @@ void kiln_parallel(kiln_task_fn fn, void* ctx) {
     return;
   }
   atomic_fetch_add_explicit(&kiln_jobs, 1, memory_order_relaxed);
-  kiln_pool.fn = fn;
-  kiln_pool.ctx = ctx;
-  kiln_pool.nth = nth;
+  kiln_pool_begin();
+  atomic_store_explicit(&kiln_pool.kind, KILN_JOB_TASK, memory_order_relaxed);
+  atomic_store_explicit(&kiln_pool.fn, fn, memory_order_relaxed);
+  atomic_store_explicit(&kiln_pool.ctx, ctx, memory_order_relaxed);
+  atomic_store_explicit(&kiln_pool.nth, nth, memory_order_relaxed);
   atomic_store(&kiln_pool.pending, kiln_pool.workers);
   kiln_pool_publish();
   kiln_in_job = 1;
@@ -150,26 +205,53 @@ void kiln_parallel(kiln_task_fn fn, void* ctx) {
   pthread_mutex_unlock(&kiln_pool.dispatch);
 }
 
-typedef struct { kiln_range_fn fn; void* ctx; int64_t n, grain; } kiln_for_job;
-
-static void kiln_for_task(void* p, int tid, int nth) {
-  const kiln_for_job* job = (const kiln_for_job*)p;
-  int64_t chunks = (job->n + job->grain - 1) / job->grain;
-  int64_t lo = chunks * tid / nth * job->grain, hi = chunks * (tid + 1) / nth * job->grain;
-  if (hi > job->n) hi = job->n;
-  if (lo < hi) job->fn(job->ctx, lo, hi);
+void kiln_parallel_for_chunks(int64_t n, int64_t grain, int64_t per_thread, kiln_range_fn fn, void* ctx) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  if (per_thread < 1) per_thread = 1;
+  int nth = kiln_num_threads();
+  if (n <= grain || nth <= 1 || kiln_in_job || pthread_mutex_trylock(&kiln_pool.dispatch) != 0) {
+    fn(ctx, 0, n);
+    return;
+  }
+  nth = kiln_pool_grow(nth);
+  int64_t grains = (n + grain - 1) / grain, want = (int64_t)nth * per_thread;
+  int64_t chunk = (grains + want - 1) / want * grain, chunks = (n + chunk - 1) / chunk;
+  if (nth <= 1 || chunks <= 1) {
+    pthread_mutex_unlock(&kiln_pool.dispatch);
+    fn(ctx, 0, n);
+    return;
+  }
+  atomic_fetch_add_explicit(&kiln_jobs, 1, memory_order_relaxed);
+  kiln_pool_begin();
+  unsigned g = atomic_load_explicit(&kiln_pool.gen, memory_order_relaxed) + 1; /* the gen kiln_pool_publish makes */
+  atomic_store_explicit(&kiln_pool.kind, KILN_JOB_RANGE, memory_order_relaxed);
+  atomic_store_explicit(&kiln_pool.rfn, fn, memory_order_relaxed);
+  atomic_store_explicit(&kiln_pool.ctx, ctx, memory_order_relaxed);
+  atomic_store_explicit(&kiln_pool.rn, n, memory_order_relaxed);
+  atomic_store_explicit(&kiln_pool.rchunk, chunk, memory_order_relaxed);
+  atomic_store_explicit(&kiln_pool.rchunks, chunks, memory_order_relaxed);
+  atomic_store_explicit(&kiln_pool.rdone, 0, memory_order_relaxed);
+  atomic_store_explicit(&kiln_pool.ticket, (uint64_t)g << 32, memory_order_relaxed);
+  kiln_pool_publish();
+  kiln_in_job = 1;
+  int64_t mine = kiln_range_claim(g, fn, ctx, n, chunk, chunks);
+  kiln_in_job = 0;
+  /* Only chunks a worker claimed are left: spin for them, then yield (the worker may be waiting for this very core). */
+  for (int spins = 1; atomic_load_explicit(&kiln_pool.rdone, memory_order_acquire) < chunks; spins++) {
+    if (spins > 128) sched_yield(); else KILN_PAUSE();
+  }
+  (void)mine;
+  pthread_mutex_unlock(&kiln_pool.dispatch);
 }
 
 void kiln_parallel_for(int64_t n, int64_t grain, kiln_range_fn fn, void* ctx) {
-  if (n <= 0) return;
-  if (grain < 1) grain = 1;
-  if (n <= grain || kiln_num_threads() <= 1) { fn(ctx, 0, n); return; }
-  kiln_for_job job = {fn, ctx, n, grain};
-  kiln_parallel(kiln_for_task, &job);
+  kiln_parallel_for_chunks(n, grain, KILN_FOR_CHUNKS, fn, ctx);
 }
 
 static void kiln_pool_stop(void) {
   pthread_mutex_lock(&kiln_pool.dispatch);
+  kiln_pool_begin();
   atomic_store(&kiln_pool.stop, 1);
   kiln_pool_publish();
   for (int t = 1; t <= kiln_pool.workers; t++) pthread_join(kiln_pool.handles[t], NULL);
