@@ -35,4 +35,3 @@ export function runMakeModel(o: MakeModelCommandOptions, out: (s: string) => voi
   out(`wrote ${made.dir}: ${preset.name} (${(made.parameters / 1e6).toFixed(1)}M parameters, ${o.dtype}, seed ${o.seed}) in ${secs} s`);
 }
 
-export const presetHelp = Object.values(PRESETS).map((p) => `${p.name}: ${p.description}`).join("; ");

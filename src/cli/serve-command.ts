@@ -22,9 +22,6 @@ export interface ServeCommandOptions {
   readonly shutdownGrace: string;
 }
 
-/** How long in-flight requests may take to finish after SIGTERM before they are cancelled. */
-export const DEFAULT_SHUTDOWN_GRACE_S = "5";
-
 function integer(flag: string, text: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
