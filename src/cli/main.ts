@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `kiln` command.
 import { Command } from "commander";
-import { PRESETS } from "../models/presets.js";
+import { PRESETS } from "../models/index.js";
 import { KilnError } from "../util/index.js";
 
 // Each command's module is imported when that command runs: a warm `kiln generate` does not pay for the server's
