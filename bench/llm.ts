@@ -28,7 +28,8 @@ function arg(args: string[], name: string): string | undefined {
 /** Deterministic token ids in [0, vocab). */
 const promptOf = (n: number, vocab: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % vocab);
 
-function modelDir(dtype: string, given: string | undefined): string {
+/** The qwen3-0.6b preset folder in `dtype` (made with `kiln make-model` when absent), or the one given. */
+export function modelDir(dtype: string, given: string | undefined): string {
   if (given) return given;
   const dir = join(process.env.KILN_BENCH_DIR ?? join(homedir(), ".cache", "kiln", "bench"), `qwen3-0.6b-${dtype}`);
   if (!existsSync(join(dir, "config.json"))) {

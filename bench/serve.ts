@@ -7,15 +7,15 @@
 // - TTFT and TPOT (time per output token after the first) p50/p99 at each concurrency;
 // - `/health` latency p50/p99 while a 1,024-token prompt is prefilled.
 // Table, then one JSON line; a ratio to a limit above 1 fails the run.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadCheckpoint } from "../src/models/index.js";
 import { type LimitRatio, bandwidthLimit, failOnBrokenLimits, limitProbes, limitsJson, limitsSummary } from "./limits.js";
-import { weightBytesPerToken } from "./llm.js";
+import { modelDir, weightBytesPerToken } from "./llm.js";
 import { printJsonLine, printTable, type Row } from "./report.js";
 
 const cli = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
@@ -23,16 +23,6 @@ const cli = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 function arg(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
-}
-
-function modelDir(dtype: string, given: string | undefined): string {
-  if (given) return given;
-  const dir = join(process.env.KILN_BENCH_DIR ?? join(homedir(), ".cache", "kiln", "bench"), `qwen3-0.6b-${dtype}`);
-  if (!existsSync(join(dir, "config.json"))) {
-    console.error(`making ${dir} (kiln make-model --preset qwen3-0.6b --dtype ${dtype})`);
-    execFileSync(process.execPath, [cli, "make-model", "--preset", "qwen3-0.6b", "--dtype", dtype, "--out", dir], { stdio: "inherit" });
-  }
-  return dir;
 }
 
 /** A port free right now (the server binds it; `--port 0` would only tell us once ready, and readiness is measured). */

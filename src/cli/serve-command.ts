@@ -2,14 +2,9 @@
 // when the model is ready; SIGTERM/SIGINT stop it cleanly (in-flight requests get a grace period, then exit 0).
 import { KilnServer, type ServeOptions } from "../server/index.js";
 import { ArgumentError, MAX_THREADS } from "../util/index.js";
+import type { ModelOptions } from "./generate-command.js";
 
-export interface ServeCommandOptions {
-  readonly model: string;
-  readonly backend?: string;
-  readonly dtype?: string;
-  readonly kvCacheTokens?: string;
-  readonly kvCacheDtype?: string;
-  readonly threads?: string;
+export interface ServeCommandOptions extends ModelOptions {
   readonly host: string;
   readonly port: string;
   readonly servedModelName?: string;

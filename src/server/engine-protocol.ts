@@ -1,20 +1,12 @@
 // What crosses the thread boundary between the HTTP side (main thread) and the engine worker: the engine's
 // spec, its load phases, and the messages each way.
-import type { SchedulerStats, SequenceOutput, SequenceRequest } from "../engine/index.js";
+import type { LLMOptions, SchedulerStats, SequenceOutput, SequenceRequest } from "../engine/index.js";
 
 /** Load phases reported by /health until the engine is ready (the order they happen in). */
 export type LoadPhase = "loading_weights" | "loading_bundle" | "compiling" | "warmup";
 
 /** Everything the worker needs to build the engine (plain data: it is cloned into the worker). */
-export interface EngineSpec {
-  readonly model: string;
-  readonly dtype?: "f32" | "bf16";
-  readonly backend?: "native" | "js" | "auto";
-  readonly kvCacheTokens?: number;
-  readonly kvCacheDtype?: "f32" | "bf16";
-  readonly threads?: number;
-  /** Token counts with a program of their own (LLMOptions.compileSizes). */
-  readonly compileSizes?: readonly number[];
+export interface EngineSpec extends Pick<LLMOptions, "model" | "dtype" | "backend" | "kvCacheTokens" | "kvCacheDtype" | "threads" | "compileSizes"> {
   readonly maxNumSeqs: number;
   readonly maxNumBatchedTokens: number;
   readonly enablePrefixCaching: boolean;
