@@ -7,3 +7,6 @@ export {
   entryLocation, lockPath, checkFolderTrust, type EntryLocation,
 } from "./cache-layout.js";
 export { writeUnpacked, readUnpacked } from "./unpacked.js";
+export {
+  type RemoteEntry, type RemoteStore, FolderRemote, RemoteFormatError, parseEntry, parseRemotes, publish, readThrough, remoteEntryName,
+} from "./remote-store.js";

@@ -1,16 +1,17 @@
 // The AOT cache path: find the bundle for a key and load it, or compile, save atomically under a
 // lock (other processes wait, then load), and log one line either way. Misses name what changed.
 import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Tensor } from "../tensor/index.js";
 import type { TraceableModule } from "../trace/index.js";
 import { trace } from "../trace/index.js";
 import {
-  FileLock, checkFolderTrust, checkTrustedFolders, computeCacheKey, decodeSection, describeMiss, diffFactors, ensurePrivateDir, entryLocation, lockPath, readUnpacked,
-  resolveCacheRoot, writeFileAtomic, writeUnpacked,
+  FileLock, type RemoteStore, checkFolderTrust, checkTrustedFolders, computeCacheKey, decodeSection, describeMiss, diffFactors, ensurePrivateDir, entryLocation,
+  lockPath, parseRemotes, publish, readThrough, readUnpacked, remoteEntryName, resolveCacheRoot, writeFileAtomic, writeUnpacked,
 } from "../cache/index.js";
 import { KILN_VERSION } from "./version.js";
-import { CacheIoError, CacheMissError, UntrustedCacheError, KilnError, logLine, readEnv, sha256Hex, GuardMismatchError, trustedStat } from "../util/index.js";
+import { CacheIoError, CacheMissError, UntrustedCacheError, KilnError, bump, logLine, readEnv, sha256Hex, GuardMismatchError, trustedStat } from "../util/index.js";
 import { type AotOptions, CompiledFunction, type Manifest, aotCompile, keyFactors, loadCompiledFunction } from "./aot.js";
 import { chooseBackend } from "./compile-graph.js";
 import { checkManifestShape, parseSection } from "./bundle-schema.js";
@@ -19,7 +20,8 @@ type Target = ((...args: never[]) => unknown) | TraceableModule<Tensor>;
 
 export interface CacheOutcome {
   readonly fn: CompiledFunction;
-  readonly source: "loaded" | "compiled" | "memory";
+  /** `remote`: read through the fleet cache (KILN_CACHE_REMOTE), verified, loaded and kept in the local cache. */
+  readonly source: "loaded" | "remote" | "compiled" | "memory";
   /** Why it was not loaded, when it was not. */
   readonly reason?: string;
 }
@@ -155,6 +157,27 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
 
   const first = tryLoad();
   if (typeof first !== "string") return first;
+  const remotes = parseRemotes(env.cacheRemote);
+  const remoteName = remoteEntryName(key, options.rank ?? 0, options.worldSize ?? 1, prefix);
+  const storeLocally = (bytes: Uint8Array) => {
+    ensurePrivateDir(root, loc.dir);
+    if (unpacked) writeUnpacked(bytes, unpackedDir, { kilnVersion: KILN_VERSION, signingKey: env.signingKey });
+    else writeFileAtomic(loc.bundle, bytes);
+  };
+  // The fleet cache before any compile (and under KILN_FORCE_AOT_LOAD too: loading what a fleet published is not compiling).
+  const remote = remotes.length ? loadFromRemote(remotes, remoteName, prefix, (bytes, path) => {
+    const fn = loadCompiledFunction(bytes, { module, path, expectFactors: factors });
+    if (env.aotVerify) verifyGraph(fn, target, args, opts);
+    return fn;
+  }) : undefined;
+  if (remote) {
+    try {
+      storeLocally(remote.bytes);
+    } catch (e) {
+      if (!isFsError(e) && !(e instanceof CacheIoError)) throw e; // an unwritable local cache keeps it in memory
+    }
+    return { fn: remote.fn, source: "remote", reason: first };
+  }
   if (env.forceAotLoad) throw new CacheMissError(prefix, first);
   logLine(`cache miss for ${prefix}: ${first}`);
 
@@ -173,11 +196,12 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
     }
     const t0 = performance.now();
     const fn = aotCompile(target, args, opts);
-    logLine(reportLine(prefix, fn.manifest, performance.now() - t0));
+    const compileMs = performance.now() - t0;
+    logLine(reportLine(prefix, fn.manifest, compileMs));
+    const bytes = fn.serialize();
+    if (remotes.length) publishToFleet(remotes, remoteName, prefix, bytes, key, compileMs);
     try {
-      ensurePrivateDir(root, loc.dir);
-      if (unpacked) writeUnpacked(fn.serialize(), unpackedDir, { kilnVersion: KILN_VERSION, signingKey: env.signingKey });
-      else writeFileAtomic(loc.bundle, fn.serialize());
+      storeLocally(bytes);
     } catch (e) {
       if (!isFsError(e) && !(e instanceof CacheIoError)) throw e;
       if (!warnedUnsaved) {
@@ -191,6 +215,35 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
   } finally {
     lock?.release();
   }
+}
+
+/**
+ * The first fleet store's bundle for `name` that passes its digest and then `load` (the normal guarded load); one log
+ * line either way. A refused bundle is counted and compiled locally.
+ */
+function loadFromRemote(remotes: readonly RemoteStore[], name: string, prefix: string, load: (bytes: Uint8Array, path: string) => CompiledFunction): { fn: CompiledFunction; bytes: Uint8Array } | undefined {
+  const t0 = performance.now();
+  const got = readThrough(remotes, name);
+  if (!got) return undefined;
+  try {
+    const fn = load(got.bytes, `${got.store.url} ${name}`);
+    bump("remoteLoads");
+    logLine(`loaded ${prefix} from the fleet cache ${got.store.url} in ${(performance.now() - t0).toFixed(0)} ms`);
+    return { fn, bytes: got.bytes };
+  } catch (e) {
+    if (!(e instanceof KilnError)) throw e;
+    bump("remoteRejected");
+    logLine(`fleet cache ${got.store.url}: the bundle for ${name} is unusable here (${e.message.split("\n")[0]}); compiling`);
+    return undefined;
+  }
+}
+
+/** Publishes a freshly compiled bundle to the writable fleet stores (blob, then entry); never throws. */
+function publishToFleet(remotes: readonly RemoteStore[], name: string, prefix: string, bytes: Uint8Array, key: string, compileMs: number): void {
+  const n = publish(remotes, name, bytes, {
+    kiln_version: KILN_VERSION, key, compile_ms: Math.round(compileMs), producer: `${hostname()}:${process.pid}`, created_at: new Date().toISOString(),
+  });
+  if (n > 0) logLine(`published ${prefix} to the fleet cache (${n} store${n > 1 ? "s" : ""})`);
 }
 
 function isFsError(e: unknown): boolean {

@@ -12,11 +12,14 @@ export type CounterName =
   /** Compiled calls served by a program specialised for their token count (compile sizes). */
   | "specialisedCalls"
   /** Milliseconds spent inside native calls (so host time = wall time minus this). */
-  | "nativeMs";
+  | "nativeMs"
+  /** Fleet cache: bundles loaded from a remote store, refused after download (digest or guards), published. */
+  | "remoteLoads" | "remoteRejected" | "remotePublished";
 
 const counts: Record<CounterName, number> = {
   traces: 0, pipelines: 0, codegens: 0, compilerInvocations: 0, bundlesLoaded: 0, bundlesSaved: 0, objectsRejected: 0, objectsExtracted: 0,
-  compiledCalls: 0, moduleWalks: 0, envReads: 0, specialisedCalls: 0, nativeMs: 0,
+  compiledCalls: 0, moduleWalks: 0, envReads: 0, specialisedCalls: 0, nativeMs: 0, remoteLoads: 0, remoteRejected: 0,
+  remotePublished: 0,
 };
 
 export function bump(name: CounterName, by = 1): void {

@@ -21,6 +21,8 @@ export interface KilnEnv {
   log: ReadonlySet<string>;
   signingKey: string | undefined;
   allowInsecureCache: boolean;
+  /** KILN_CACHE_REMOTE: the fleet cache's stores (comma-separated URLs), parsed by src/cache/remote-store.ts. */
+  cacheRemote: string | undefined;
   /** Tests only: narrow the CPU's features to these (comma list), to simulate a lesser host; never widens. */
   cpuFeatures: readonly string[] | undefined;
 }
@@ -68,6 +70,7 @@ export function readEnv(): KilnEnv {
     log: new Set((process.env.KILN_LOG ?? "").split(",").filter(Boolean)),
     signingKey: signingKey(process.env.KILN_CACHE_SIGNING_KEY),
     allowInsecureCache: flag("KILN_CACHE_ALLOW_INSECURE", false),
+    cacheRemote: process.env.KILN_CACHE_REMOTE || undefined,
     cpuFeatures: featureList(process.env.KILN_CPU_FEATURES),
   };
 }

@@ -1,0 +1,188 @@
+// The fleet cache (KILN_CACHE_REMOTE): stores that replicas share, laid out as Bazel's remote cache is — a
+// content-addressed blob per bundle (`cas/<sha256>`) and a small entry per cached piece (`ac/<name>.json`) naming the
+// blob's digest and size. A local miss reads through: entry, then blob, then the blob's SHA-256 checked against the
+// entry before anything uses it. A compile publishes blob first, entry second, so a reader never finds an entry whose
+// blob is not there yet (a dangling entry is a miss, never an error).
+//
+// A remote never takes a start down: the first failure of a store (unreadable, unwritable, a malformed entry) marks it
+// failed for this process and is logged once; the caller goes on with the local cache and a local compile.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ArgumentError, bump, logLine, sha256Hex, writeFileAtomic } from "../util/index.js";
+
+/** What the action cache holds for one cached piece. */
+export interface RemoteEntry {
+  /** SHA-256 (hex) of the bundle's bytes: the blob's name in `cas/`. */
+  readonly digest: string;
+  readonly size: number;
+  readonly kiln_version: string;
+  readonly key: string;
+  readonly compile_ms: number;
+  /** Who published it (host and process), for `kiln cache stats` and for people reading the store. */
+  readonly producer: string;
+  readonly created_at: string;
+}
+
+/** One shared store: a folder (NFS, a shared volume) today; Redis behind the same four calls next. */
+export interface RemoteStore {
+  /** The URL as configured, for log lines. */
+  readonly url: string;
+  /** `?readonly`: read through it, never publish to it. */
+  readonly readonly: boolean;
+  getEntry(name: string): RemoteEntry | undefined;
+  getBlob(digest: string): Uint8Array | undefined;
+  putBlob(digest: string, bytes: Uint8Array): void;
+  putEntry(name: string, entry: RemoteEntry): void;
+}
+
+const DIGEST = /^[0-9a-f]{64}$/;
+const NAME = /^[\w.~-]+$/;
+
+/** A shared folder: `<dir>/[<prefix>/]cas/<sha256>` and `.../ac/<name>.json`, written by atomic rename. */
+export class FolderRemote implements RemoteStore {
+  readonly #root: string;
+
+  constructor(readonly url: string, dir: string, readonly readonly: boolean, prefix?: string) {
+    this.#root = prefix ? join(dir, prefix) : dir;
+  }
+
+  getEntry(name: string): RemoteEntry | undefined {
+    const path = join(this.#root, "ac", `${checkName(name)}.json`);
+    if (!existsSync(path)) return undefined;
+    return parseEntry(readFileSync(path, "utf8"), path);
+  }
+
+  getBlob(digest: string): Uint8Array | undefined {
+    const path = join(this.#root, "cas", checkDigest(digest));
+    return existsSync(path) ? readFileSync(path) : undefined;
+  }
+
+  putBlob(digest: string, bytes: Uint8Array): void {
+    const path = join(this.#root, "cas", checkDigest(digest));
+    if (!existsSync(path)) writeFileAtomic(path, bytes);
+  }
+
+  putEntry(name: string, entry: RemoteEntry): void {
+    writeFileAtomic(join(this.#root, "ac", `${checkName(name)}.json`), JSON.stringify(entry));
+  }
+}
+
+function checkDigest(digest: string): string {
+  if (!DIGEST.test(digest)) throw new RemoteFormatError(`not a sha256 digest: ${JSON.stringify(digest).slice(0, 80)}`);
+  return digest;
+}
+
+function checkName(name: string): string {
+  if (!NAME.test(name)) throw new RemoteFormatError(`not an entry name: ${JSON.stringify(name).slice(0, 80)}`);
+  return name;
+}
+
+/** A store's content that is not what Kiln writes (a planted or damaged entry). */
+export class RemoteFormatError extends Error {}
+
+/** An entry's JSON, every field checked: anything else in the store is a miss with a reason, never a crash. */
+export function parseEntry(text: string, where: string): RemoteEntry {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new RemoteFormatError(`${where}: the entry is not JSON`);
+  }
+  const e = v as Record<string, unknown>;
+  const ok = v !== null && typeof v === "object" && typeof e.digest === "string" && DIGEST.test(e.digest) &&
+    Number.isSafeInteger(e.size) && (e.size as number) > 0 && typeof e.kiln_version === "string" && typeof e.key === "string" &&
+    typeof e.compile_ms === "number" && typeof e.producer === "string" && typeof e.created_at === "string";
+  if (!ok) throw new RemoteFormatError(`${where}: the entry lacks a field or has one of the wrong type`);
+  return v as RemoteEntry;
+}
+
+/** The entry name of a cached piece: its key, rank and prefix (`/` in a prefix becomes `~`). */
+export const remoteEntryName = (key: string, rank: number, worldSize: number, prefix: string): string =>
+  `${key}.rank${rank}_${worldSize}.${prefix.replaceAll("/", "~")}`;
+
+/** KILN_CACHE_REMOTE: comma-separated URLs, tried in order. `file:///dir[?readonly][&prefix=NAME]` today. */
+export function parseRemotes(text: string | undefined): RemoteStore[] {
+  const stores: RemoteStore[] = [];
+  for (const raw of (text ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new ArgumentError("env", `KILN_CACHE_REMOTE: '${raw}' is not a URL (file:///shared/dir or redis://host:port)`);
+    }
+    const params = url.searchParams;
+    for (const p of params.keys()) {
+      if (!["readonly", "prefix", "timeout_ms"].includes(p)) throw new ArgumentError("env", `KILN_CACHE_REMOTE: '${raw}' has an unknown option '${p}' (readonly, prefix, timeout_ms)`);
+    }
+    const prefix = params.get("prefix") ?? undefined;
+    if (prefix !== undefined && !/^[\w.-]+$/.test(prefix)) throw new ArgumentError("env", `KILN_CACHE_REMOTE: prefix '${prefix}' must be a plain name`);
+    const readonly = params.has("readonly") && params.get("readonly") !== "0";
+    if (url.protocol === "file:") {
+      if (url.host !== "" && url.host !== "localhost") throw new ArgumentError("env", `KILN_CACHE_REMOTE: '${raw}' names a host; a shared folder is file:///path`);
+      stores.push(new FolderRemote(raw, fileURLToPath(new URL(`file://${url.pathname}`)), readonly, prefix));
+    } else if (url.protocol === "redis:") {
+      warnOnce(raw, `fleet cache ${raw}: the Redis backend is not built yet; going on without it`);
+    } else {
+      throw new ArgumentError("env", `KILN_CACHE_REMOTE: '${raw}' is neither file:// nor redis://`);
+    }
+  }
+  return stores;
+}
+
+const warned = new Set<string>();
+const failed = new Set<string>();
+
+function warnOnce(what: string, line: string): void {
+  if (warned.has(what)) return;
+  warned.add(what);
+  logLine(line);
+}
+
+/** Runs `fn` on a store unless it failed before; a failure marks it failed for the process and is logged once. */
+export function withStore<T>(store: RemoteStore, what: string, fn: () => T): T | undefined {
+  if (failed.has(store.url)) return undefined;
+  try {
+    return fn();
+  } catch (e) {
+    failed.add(store.url);
+    warnOnce(store.url, `fleet cache ${store.url} failed (${what}: ${(e as Error).message.split("\n")[0]}); going on with the local cache`);
+    return undefined;
+  }
+}
+
+/** The bundle bytes for `name` from the first store that has them, verified against the entry's digest and size. */
+export function readThrough(stores: readonly RemoteStore[], name: string): { bytes: Uint8Array; entry: RemoteEntry; store: RemoteStore } | undefined {
+  for (const store of stores) {
+    const entry = withStore(store, "reading an entry", () => store.getEntry(name));
+    if (!entry) continue;
+    const bytes = withStore(store, "reading a blob", () => store.getBlob(entry.digest));
+    if (!bytes) continue; // an entry whose blob is gone (evicted) is a miss
+    if (bytes.length !== entry.size || sha256Hex(bytes) !== entry.digest) {
+      bump("remoteRejected");
+      logLine(`fleet cache ${store.url}: the bundle for ${name} does not match its recorded sha256 (damaged or replaced); not used`);
+      continue;
+    }
+    return { bytes, entry, store };
+  }
+  return undefined;
+}
+
+/** Publishes a bundle to every writable store: blob first, entry second. Never throws. */
+export function publish(stores: readonly RemoteStore[], name: string, bytes: Uint8Array, entry: Omit<RemoteEntry, "digest" | "size">): number {
+  const digest = sha256Hex(bytes);
+  let published = 0;
+  for (const store of stores) {
+    if (store.readonly) continue;
+    const ok = withStore(store, "publishing", () => {
+      store.putBlob(digest, bytes);
+      store.putEntry(name, { digest, size: bytes.length, ...entry });
+      return true;
+    });
+    if (ok) {
+      published++;
+      bump("remotePublished");
+    }
+  }
+  return published;
+}

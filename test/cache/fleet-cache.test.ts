@@ -1,0 +1,135 @@
+// The fleet cache over a shared folder (KILN_CACHE_REMOTE=file:///dir), as replicas run it: `kiln generate` processes
+// with their own empty local caches. One compiles and publishes; the next loads what it published with no trace and no
+// compile; a damaged or planted store is a logged miss and a local compile, never a crash; a read-only store is never
+// written; a bad KILN_CACHE_REMOTE is one typed line.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { after, test } from "node:test";
+import { FolderRemote, parseEntry, parseRemotes, publish, readThrough, remoteEntryName } from "../../src/cache/index.js";
+import { hasToolchain } from "../../src/backend/index.js";
+import { ArgumentError, sha256Hex } from "../../src/util/index.js";
+import { TINY_QWEN3_DIR, tinyQwen3Reference } from "../helpers/tiny-qwen3.js";
+
+const cli = fileURLToPath(new URL(`../../src/cli/main${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), "kiln-fleet-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+const { prompt_ids: promptIds, greedy } = tinyQwen3Reference.f32[1]!;
+
+interface Run {
+  readonly ids: number[];
+  readonly traces: number;
+  readonly compilerInvocations: number;
+  readonly outcomes: string[];
+  readonly log: string[];
+}
+
+let replicas = 0;
+/** A `kiln generate` replica with a fresh local cache of its own and the given remote. */
+function replica(remote: string, backend: "js" | "native" = "js"): Run {
+  const local = join(tmp, `local-${replicas++}`);
+  const r = spawnSync(process.execPath, [...process.execArgv, cli, "generate", "--model", TINY_QWEN3_DIR, "--prompt-ids", promptIds.join(","), "--max-tokens", "8", "--json", "--backend", backend], {
+    env: { ...process.env, KILN_CACHE_DIR: local, KILN_CACHE_REMOTE: remote },
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { generated_ids: number[]; compile: { traces: number; compiler_invocations: number; outcomes: string[]; log: string[] } };
+  return { ids: out.generated_ids, traces: out.compile.traces, compilerInvocations: out.compile.compiler_invocations, outcomes: out.compile.outcomes, log: out.compile.log };
+}
+
+const remoteOf = (name: string, options = "") => `${pathToFileURL(join(tmp, name)).href}${options}`;
+const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : []);
+
+test("a replica with an empty local cache loads what another published: no trace, no compile, the same tokens, kept locally", { skip: hasToolchain() ? false : "no C compiler" }, () => {
+  const remote = remoteOf("fleet-native");
+  const first = replica(remote, "native");
+  assert.deepEqual(first.outcomes, ["compiled"]);
+  assert.ok(first.compilerInvocations > 0);
+  assert.ok(first.log.some((l) => /published model to the fleet cache \(1 store\)/.test(l)), first.log.join("\n"));
+  const [blob] = files(join(tmp, "fleet-native", "cas"));
+  assert.ok(blob, "a blob in cas/");
+  assert.equal(sha256Hex(readFileSync(blob)), blob.split("/").pop(), "the blob is named by its sha256");
+  assert.equal(files(join(tmp, "fleet-native", "ac")).length, 1, "one entry in ac/");
+
+  const second = replica(remote, "native");
+  assert.deepEqual(second.ids, greedy);
+  assert.deepEqual(second.ids, first.ids);
+  assert.deepEqual(second.outcomes, ["remote"]);
+  assert.equal(second.traces, 0);
+  assert.equal(second.compilerInvocations, 0);
+  assert.ok(second.log.some((l) => l.includes(`loaded model from the fleet cache ${remote}`)), second.log.join("\n"));
+});
+
+test("a damaged blob or a planted entry is a logged miss and a local compile; the store is then repaired by the publish", () => {
+  const remote = remoteOf("fleet-damaged");
+  replica(remote);
+  const [blob] = files(join(tmp, "fleet-damaged", "cas"));
+  const bytes = readFileSync(blob!);
+  bytes[bytes.length >> 1] ^= 0xff; // a byte in the middle
+  writeFileSync(blob!, bytes);
+  const damaged = replica(remote);
+  assert.deepEqual(damaged.ids, greedy);
+  assert.deepEqual(damaged.outcomes, ["compiled"]);
+  assert.ok(damaged.log.some((l) => /does not match its recorded sha256/.test(l)), damaged.log.join("\n"));
+
+  const [entry] = files(join(tmp, "fleet-damaged", "ac"));
+  writeFileSync(entry!, '{"digest":"../../etc/passwd","size":1}');
+  const planted = replica(remote);
+  assert.deepEqual(planted.ids, greedy);
+  assert.deepEqual(planted.outcomes, ["compiled"]);
+  assert.ok(planted.log.some((l) => /fleet cache .* failed \(reading an entry: .*lacks a field or has one of the wrong type\)/.test(l)), planted.log.join("\n"));
+});
+
+test("?readonly reads through and never publishes; a store that cannot be written never fails the run", () => {
+  const writable = remoteOf("fleet-ro");
+  replica(writable); // publishes
+  const ro = replica(remoteOf("fleet-ro", "?readonly"));
+  assert.deepEqual(ro.outcomes, ["remote"]);
+  const emptyRo = replica(remoteOf("fleet-ro-empty", "?readonly"));
+  assert.deepEqual(emptyRo.outcomes, ["compiled"]);
+  assert.equal(existsSync(join(tmp, "fleet-ro-empty")), false, "nothing written to a read-only store");
+  // A store below a regular file can be neither read nor written: one warning, a normal run.
+  writeFileSync(join(tmp, "not-a-folder"), "");
+  const broken = replica(`${pathToFileURL(join(tmp, "not-a-folder", "fleet")).href},${writable}`);
+  assert.deepEqual(broken.ids, greedy);
+  assert.deepEqual(broken.outcomes, ["remote"], "the second store serves when the first cannot");
+});
+
+test("stores with a prefix are separate; entries and blobs are checked before use", () => {
+  const dir = join(tmp, "unit");
+  const a = new FolderRemote("a", dir, false, "a");
+  const b = new FolderRemote("b", dir, false, "b");
+  const name = remoteEntryName("k".repeat(32), 0, 1, "model/part");
+  assert.equal(name, `${"k".repeat(32)}.rank0_1.model~part`);
+  const bytes = new TextEncoder().encode("bundle bytes");
+  assert.equal(publish([a], name, bytes, { kiln_version: "v", key: "k", compile_ms: 1, producer: "p", created_at: "t" }), 1);
+  assert.equal(readThrough([b], name), undefined, "prefix b does not see prefix a");
+  const got = readThrough([b, a], name);
+  assert.deepEqual(got?.bytes, Buffer.from(bytes));
+  assert.equal(got?.entry.digest, sha256Hex(bytes));
+  assert.throws(() => parseEntry("[]", "x"), /lacks a field/);
+  assert.throws(() => parseEntry("{", "x"), /not JSON/);
+  assert.throws(() => a.getBlob("../x"), /not a sha256 digest/);
+});
+
+test("KILN_CACHE_REMOTE: options parsed, a bad URL is a typed error naming the variable, redis:// is not built yet (warned, ignored)", () => {
+  const [ro] = parseRemotes(`${remoteOf("p")}?readonly&prefix=team1`);
+  assert.equal(ro!.readonly, true);
+  assert.deepEqual(parseRemotes(""), []);
+  assert.deepEqual(parseRemotes("redis://127.0.0.1:6379"), []);
+  for (const bad of ["not a url", "http://x/y", "file://host/dir", `${remoteOf("p")}?bogus=1`, `${remoteOf("p")}?prefix=../x`]) {
+    assert.throws(() => parseRemotes(bad), (e: unknown) => e instanceof ArgumentError && e.message.includes("KILN_CACHE_REMOTE"), bad);
+  }
+  const r = spawnSync(process.execPath, [...process.execArgv, cli, "generate", "--model", TINY_QWEN3_DIR, "--prompt-ids", "1,2", "--max-tokens", "2", "--backend", "js"], {
+    env: { ...process.env, KILN_CACHE_DIR: join(tmp, "bad-remote"), KILN_CACHE_REMOTE: "ftp://x" },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^kiln: E_ARGUMENT: .*KILN_CACHE_REMOTE: 'ftp:\/\/x' is neither file:\/\/ nor redis:\/\//);
+  assert.equal(r.stderr.trimEnd().split("\n").length, 1);
+});
