@@ -8,8 +8,7 @@
 // failed for this process and is logged once; the caller goes on with the local cache and a local compile.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { ArgumentError, bump, logLine, sha256Hex, writeFileAtomic } from "../util/index.js";
+import { bump, logLine, sha256Hex, writeFileAtomic } from "../util/index.js";
 
 /** What the action cache holds for one cached piece. */
 export interface RemoteEntry {
@@ -24,7 +23,7 @@ export interface RemoteEntry {
   readonly created_at: string;
 }
 
-/** One shared store: a folder (NFS, a shared volume) today; Redis behind the same four calls next. */
+/** One shared store: a folder (NFS, a shared volume) or Redis (redis-remote.ts), behind the same four calls. */
 export interface RemoteStore {
   /** The URL as configured, for log lines. */
   readonly url: string;
@@ -68,12 +67,12 @@ export class FolderRemote implements RemoteStore {
   }
 }
 
-function checkDigest(digest: string): string {
+export function checkDigest(digest: string): string {
   if (!DIGEST.test(digest)) throw new RemoteFormatError(`not a sha256 digest: ${JSON.stringify(digest).slice(0, 80)}`);
   return digest;
 }
 
-function checkName(name: string): string {
+export function checkName(name: string): string {
   if (!NAME.test(name)) throw new RemoteFormatError(`not an entry name: ${JSON.stringify(name).slice(0, 80)}`);
   return name;
 }
@@ -100,35 +99,6 @@ export function parseEntry(text: string, where: string): RemoteEntry {
 /** The entry name of a cached piece: its key, rank and prefix (`/` in a prefix becomes `~`). */
 export const remoteEntryName = (key: string, rank: number, worldSize: number, prefix: string): string =>
   `${key}.rank${rank}_${worldSize}.${prefix.replaceAll("/", "~")}`;
-
-/** KILN_CACHE_REMOTE: comma-separated URLs, tried in order. `file:///dir[?readonly][&prefix=NAME]` today. */
-export function parseRemotes(text: string | undefined): RemoteStore[] {
-  const stores: RemoteStore[] = [];
-  for (const raw of (text ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      throw new ArgumentError("env", `KILN_CACHE_REMOTE: '${raw}' is not a URL (file:///shared/dir or redis://host:port)`);
-    }
-    const params = url.searchParams;
-    for (const p of params.keys()) {
-      if (!["readonly", "prefix", "timeout_ms"].includes(p)) throw new ArgumentError("env", `KILN_CACHE_REMOTE: '${raw}' has an unknown option '${p}' (readonly, prefix, timeout_ms)`);
-    }
-    const prefix = params.get("prefix") ?? undefined;
-    if (prefix !== undefined && !/^[\w.-]+$/.test(prefix)) throw new ArgumentError("env", `KILN_CACHE_REMOTE: prefix '${prefix}' must be a plain name`);
-    const readonly = params.has("readonly") && params.get("readonly") !== "0";
-    if (url.protocol === "file:") {
-      if (url.host !== "" && url.host !== "localhost") throw new ArgumentError("env", `KILN_CACHE_REMOTE: '${raw}' names a host; a shared folder is file:///path`);
-      stores.push(new FolderRemote(raw, fileURLToPath(new URL(`file://${url.pathname}`)), readonly, prefix));
-    } else if (url.protocol === "redis:") {
-      warnOnce(raw, `fleet cache ${raw}: the Redis backend is not built yet; going on without it`);
-    } else {
-      throw new ArgumentError("env", `KILN_CACHE_REMOTE: '${raw}' is neither file:// nor redis://`);
-    }
-  }
-  return stores;
-}
 
 const warned = new Set<string>();
 const failed = new Set<string>();

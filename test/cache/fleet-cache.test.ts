@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { after, test } from "node:test";
-import { FolderRemote, parseEntry, parseRemotes, publish, readThrough, remoteEntryName } from "../../src/cache/index.js";
+import { FolderRemote, RedisRemote, parseEntry, parseRemotes, publish, readThrough, remoteEntryName } from "../../src/cache/index.js";
 import { hasToolchain } from "../../src/backend/index.js";
 import { ArgumentError, sha256Hex } from "../../src/util/index.js";
 import { TINY_QWEN3_DIR, tinyQwen3Reference } from "../helpers/tiny-qwen3.js";
@@ -116,12 +116,15 @@ test("stores with a prefix are separate; entries and blobs are checked before us
   assert.throws(() => a.getBlob("../x"), /not a sha256 digest/);
 });
 
-test("KILN_CACHE_REMOTE: options parsed, a bad URL is a typed error naming the variable, redis:// is not built yet (warned, ignored)", () => {
+test("KILN_CACHE_REMOTE: options parsed, a bad URL is a typed error naming the variable", () => {
   const [ro] = parseRemotes(`${remoteOf("p")}?readonly&prefix=team1`);
   assert.equal(ro!.readonly, true);
   assert.deepEqual(parseRemotes(""), []);
-  assert.deepEqual(parseRemotes("redis://127.0.0.1:6379"), []);
-  for (const bad of ["not a url", "http://x/y", "file://host/dir", `${remoteOf("p")}?bogus=1`, `${remoteOf("p")}?prefix=../x`]) {
+  const [redis, folder] = parseRemotes(`redis://127.0.0.1:6379/2?timeout_ms=100,${remoteOf("q")}`);
+  assert.ok(redis instanceof RedisRemote && !redis.readonly);
+  assert.ok(folder instanceof FolderRemote);
+  const badUrls = ["not a url", "http://x/y", "file://host/dir", `${remoteOf("p")}?bogus=1`, `${remoteOf("p")}?prefix=../x`, "redis://h:1?timeout_ms=0"];
+  for (const bad of badUrls) {
     assert.throws(() => parseRemotes(bad), (e: unknown) => e instanceof ArgumentError && e.message.includes("KILN_CACHE_REMOTE"), bad);
   }
   const r = spawnSync(process.execPath, [...process.execArgv, cli, "generate", "--model", TINY_QWEN3_DIR, "--prompt-ids", "1,2", "--max-tokens", "2", "--backend", "js"], {

@@ -1,0 +1,46 @@
+// The Redis client of the fleet cache, in a worker thread: the cache path is synchronous (a compile or a load happens
+// inside a synchronous call), so RedisRemote posts one request at a time and blocks on a shared flag until this worker
+// answers or the request's time is up. Each answer goes on the port first, then the flag is raised.
+import { type MessagePort, workerData } from "node:worker_threads";
+import { Redis } from "ioredis";
+
+interface Request {
+  readonly op: "get" | "set" | "setnx";
+  readonly key: string;
+  readonly value?: Uint8Array;
+}
+
+const { url, connectTimeoutMs, port, flag } = workerData as { url: string; connectTimeoutMs: number; port: MessagePort; flag: Int32Array };
+
+// No reconnect loop, no offline queue: a request either reaches the server now or fails now.
+const client = new Redis(url, {
+  connectTimeout: connectTimeoutMs,
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  retryStrategy: () => null,
+});
+client.on("error", () => {}); // each failed request reports its own error
+let connected: Promise<void> | undefined;
+
+async function run(req: Request): Promise<Uint8Array | null | boolean> {
+  connected ??= client.connect();
+  await connected;
+  if (req.op === "get") return client.getBuffer(req.key);
+  if (req.op === "setnx") return (await client.set(req.key, Buffer.from(req.value!), "NX")) === "OK";
+  await client.set(req.key, Buffer.from(req.value!));
+  return true;
+}
+
+port.on("message", (req: Request) => {
+  run(req).then(
+    (value) => answer({ ok: true, value }),
+    (e: unknown) => answer({ ok: false, error: (e as Error)?.message ?? String(e) }),
+  );
+});
+
+function answer(msg: unknown): void {
+  port.postMessage(msg);
+  Atomics.add(flag, 0, 1);
+  Atomics.notify(flag, 0);
+}

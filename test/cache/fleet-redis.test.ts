@@ -1,0 +1,125 @@
+// The fleet cache in Redis (KILN_CACHE_REMOTE=redis://…), against a real redis-server started on a free loopback port:
+// `kiln generate` replicas with empty local caches load what another published; a damaged value is a logged miss and
+// a local compile; a stopped server and a black hole (accepts, never answers) cost a bounded wait, never a failed run.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { type Server, connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, test } from "node:test";
+import { Redis } from "ioredis";
+import { TINY_QWEN3_DIR, tinyQwen3Reference } from "../helpers/tiny-qwen3.js";
+
+const hasRedis = spawnSync("redis-server", ["--version"]).status === 0;
+const skip = hasRedis ? false : "redis-server is not installed (.ci/run installs Debian's redis-server)";
+const cli = fileURLToPath(new URL(`../../src/cli/main${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), "kiln-fleet-redis-"));
+const { prompt_ids: promptIds, greedy } = tinyQwen3Reference.f32[1]!;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until a server on `port` answers PING (redis-server takes a moment to listen). */
+async function untilPong(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const pong = await new Promise<boolean>((resolve) => {
+      const s = connect(port, "127.0.0.1");
+      s.on("connect", () => s.write("PING\r\n"));
+      s.on("data", (d) => {
+        resolve(d.toString().startsWith("+PONG"));
+        s.destroy();
+      });
+      s.on("error", () => resolve(false));
+    });
+    if (pong) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`redis-server on port ${port} did not answer`);
+}
+
+let server: ChildProcess | undefined;
+let url = "";
+let client: Redis | undefined;
+
+before(async () => {
+  if (!hasRedis) return;
+  const port = await freePort();
+  server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  url = `redis://127.0.0.1:${port}`;
+  await untilPong(port);
+  client = new Redis(url);
+});
+
+after(async () => {
+  client?.disconnect();
+  server?.kill();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+let replicas = 0;
+function replica(remote: string): { ids: number[]; outcomes: string[]; traces: number; log: string[]; ms: number } {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [...process.execArgv, cli, "generate", "--model", TINY_QWEN3_DIR, "--prompt-ids", promptIds.join(","), "--max-tokens", "8", "--json", "--backend", "js"], {
+    env: { ...process.env, KILN_CACHE_DIR: join(tmp, `local-${replicas++}`), KILN_CACHE_REMOTE: remote },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { generated_ids: number[]; compile: { outcomes: string[]; traces: number; log: string[] } };
+  return { ids: out.generated_ids, outcomes: out.compile.outcomes, traces: out.compile.traces, log: out.compile.log, ms: performance.now() - t0 };
+}
+
+test("Redis: a replica with an empty local cache loads what another published; a damaged value is a miss and a compile", { skip }, async () => {
+  const remote = `${url}?prefix=t1`;
+  const first = replica(remote);
+  assert.deepEqual(first.outcomes, ["compiled"]);
+  const keys = (await client!.keys("t1:*")).sort();
+  assert.equal(keys.length, 2, keys.join());
+  assert.match(keys[0]!, /^t1:ac:/);
+  assert.match(keys[1]!, /^t1:cas:[0-9a-f]{64}$/);
+
+  const second = replica(remote);
+  assert.deepEqual(second.ids, greedy);
+  assert.deepEqual(second.outcomes, ["remote"]);
+  assert.equal(second.traces, 0);
+
+  const blob = (await client!.getBuffer(keys[1]!))!;
+  await client!.setrange(keys[1]!, blob.length >> 1, "XXXX"); // bytes overwritten in the middle
+  const damaged = replica(remote);
+  assert.deepEqual(damaged.ids, greedy);
+  assert.deepEqual(damaged.outcomes, ["compiled"]);
+  assert.ok(damaged.log.some((l) => /does not match its recorded sha256/.test(l)), damaged.log.join("\n"));
+  await client!.set(keys[0]!, "not json");
+  const planted = replica(remote);
+  assert.deepEqual(planted.outcomes, ["compiled"]);
+  assert.ok(planted.log.some((l) => /failed \(reading an entry: .*not JSON/.test(l)), planted.log.join("\n"));
+});
+
+test("Redis down or silent: the run completes with the local cache, one warning, a bounded wait", { skip }, async (t) => {
+  const closed = `redis://127.0.0.1:${await freePort()}`;
+  const silent: Server = createServer(() => {}); // accepts connections, never answers
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+  try {
+    const hole = `redis://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const local = replica("");
+    for (const [what, remote] of [["stopped", closed], ["black hole", hole]] as const) {
+      const r = replica(remote);
+      assert.deepEqual(r.ids, greedy, what);
+      assert.deepEqual(r.outcomes, ["compiled"], what);
+      assert.equal(r.log.filter((l) => l.includes("fleet cache")).length, 1, `${what}: ${r.log.join("\n")}`);
+      t.diagnostic(`${what} remote: ${Math.round(r.ms - local.ms)} ms over a local cold start (${Math.round(local.ms)} ms)`);
+    }
+  } finally {
+    silent.close();
+  }
+});
