@@ -8,7 +8,9 @@
 // failed for this process and is logged once; the caller goes on with the local cache and a local compile.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { KeyObject } from "node:crypto";
 import { bump, logLine, sha256Hex, writeFileAtomic } from "../util/index.js";
+import { signEntry, untrustedReason } from "./fleet-keys.js";
 
 /** What the action cache holds for one cached piece. */
 export interface RemoteEntry {
@@ -21,6 +23,10 @@ export interface RemoteEntry {
   /** Who published it (host and process), for `kiln cache stats` and for people reading the store. */
   readonly producer: string;
   readonly created_at: string;
+  /** Ed25519 signature (base64) of the entry and its name by the publisher's KILN_CACHE_SIGN_KEY (fleet-keys.ts). */
+  readonly signature?: string;
+  /** The signing key's id (sha256 of its public key, 16 hex digits). */
+  readonly signer?: string;
 }
 
 /** One shared store: a folder (NFS, a shared volume) or Redis (redis-remote.ts), behind the same four calls. */
@@ -91,7 +97,8 @@ export function parseEntry(text: string, where: string): RemoteEntry {
   const e = v as Record<string, unknown>;
   const ok = v !== null && typeof v === "object" && typeof e.digest === "string" && DIGEST.test(e.digest) &&
     Number.isSafeInteger(e.size) && (e.size as number) > 0 && typeof e.kiln_version === "string" && typeof e.key === "string" &&
-    typeof e.compile_ms === "number" && typeof e.producer === "string" && typeof e.created_at === "string";
+    typeof e.compile_ms === "number" && typeof e.producer === "string" && typeof e.created_at === "string" &&
+    (e.signature === undefined || typeof e.signature === "string") && (e.signer === undefined || typeof e.signer === "string");
   if (!ok) throw new RemoteFormatError(`${where}: the entry lacks a field or has one of the wrong type`);
   return v as RemoteEntry;
 }
@@ -121,11 +128,20 @@ export function withStore<T>(store: RemoteStore, what: string, fn: () => T): T |
   }
 }
 
-/** The bundle bytes for `name` from the first store that has them, verified against the entry's digest and size. */
-export function readThrough(stores: readonly RemoteStore[], name: string): { bytes: Uint8Array; entry: RemoteEntry; store: RemoteStore } | undefined {
+/**
+ * The bundle bytes for `name` from the first store that has them: with `trusted` keys, the entry must be signed by one
+ * of them; the bytes must match the entry's size and SHA-256.
+ */
+export function readThrough(stores: readonly RemoteStore[], name: string, trusted?: readonly KeyObject[]): { bytes: Uint8Array; entry: RemoteEntry; store: RemoteStore } | undefined {
   for (const store of stores) {
     const entry = withStore(store, "reading an entry", () => store.getEntry(name));
     if (!entry) continue;
+    const untrusted = trusted && untrustedReason(name, entry, trusted);
+    if (untrusted) {
+      bump("remoteRejected");
+      logLine(`fleet cache ${store.url}: the entry for ${name} is refused: ${untrusted}`);
+      continue;
+    }
     const bytes = withStore(store, "reading a blob", () => store.getBlob(entry.digest));
     if (!bytes) continue; // an entry whose blob is gone (evicted) is a miss
     if (bytes.length !== entry.size || sha256Hex(bytes) !== entry.digest) {
@@ -138,15 +154,17 @@ export function readThrough(stores: readonly RemoteStore[], name: string): { byt
   return undefined;
 }
 
-/** Publishes a bundle to every writable store: blob first, entry second. Never throws. */
-export function publish(stores: readonly RemoteStore[], name: string, bytes: Uint8Array, entry: Omit<RemoteEntry, "digest" | "size">): number {
+/** Publishes a bundle to every writable store: blob first, entry second (signed with `key` when given). Never throws. */
+export function publish(stores: readonly RemoteStore[], name: string, bytes: Uint8Array, fields: Omit<RemoteEntry, "digest" | "size">, key?: KeyObject): number {
   const digest = sha256Hex(bytes);
+  const unsigned: RemoteEntry = { digest, size: bytes.length, ...fields };
+  const entry = key ? signEntry(name, unsigned, key) : unsigned;
   let published = 0;
   for (const store of stores) {
     if (store.readonly) continue;
     const ok = withStore(store, "publishing", () => {
       store.putBlob(digest, bytes);
-      store.putEntry(name, { digest, size: bytes.length, ...entry });
+      store.putEntry(name, entry);
       return true;
     });
     if (ok) {

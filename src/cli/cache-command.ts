@@ -2,7 +2,7 @@
 import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { readManifest, verifyBundle } from "../compile/index.js";
-import { resolveCacheRoot } from "../cache/index.js";
+import { resolveCacheRoot, writeKeyPair } from "../cache/index.js";
 import { ObjectStore } from "../backend/index.js";
 import { ArgumentError, KilnError } from "../util/index.js";
 
@@ -162,3 +162,9 @@ export function parseSize(text: string): number {
   return Math.floor(Number(m[1]) * { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"]);
 }
 
+
+/** `kiln cache keygen --out DIR`: a fleet-cache key pair, and how to use it. */
+export function cacheKeygen(dir: string, print: (l: string) => void): void {
+  const { privatePath, publicPath, id } = writeKeyPair(dir);
+  print(`wrote ${privatePath} (private: KILN_CACHE_SIGN_KEY on the publisher) and ${publicPath} (public: KILN_CACHE_TRUSTED_KEYS on replicas); key id ${id}`);
+}

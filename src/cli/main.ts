@@ -90,6 +90,11 @@ cache
   });
 cache.command("clear").description("delete every bundle and object").action(async () => (await cacheCommands()).cacheClear(say));
 cache
+  .command("keygen")
+  .description("write an Ed25519 key pair for the fleet cache (KILN_CACHE_SIGN_KEY signs, KILN_CACHE_TRUSTED_KEYS verifies)")
+  .requiredOption("--out <dir>", "folder for kiln-cache.key (private, 0600) and kiln-cache.pub")
+  .action(async (o: { out: string }) => (await cacheCommands()).cacheKeygen(o.out, say));
+cache
   .command("prune")
   .description("delete least recently used bundles down to a size")
   .requiredOption("--max-size <size>", "e.g. 500M, 2G")

@@ -1,6 +1,7 @@
 // The AOT cache path: find the bundle for a key and load it, or compile, save atomically under a
 // lock (other processes wait, then load), and log one line either way. Misses name what changed.
 import { existsSync, readFileSync, readdirSync } from "node:fs";
+import type { KeyObject } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Tensor } from "../tensor/index.js";
@@ -8,7 +9,7 @@ import type { TraceableModule } from "../trace/index.js";
 import { trace } from "../trace/index.js";
 import {
   FileLock, type RemoteStore, checkFolderTrust, checkTrustedFolders, computeCacheKey, decodeSection, describeMiss, diffFactors, ensurePrivateDir, entryLocation,
-  lockPath, parseRemotes, publish, readThrough, readUnpacked, remoteEntryName, resolveCacheRoot, writeFileAtomic, writeUnpacked,
+  lockPath, parseRemotes, publish, readThrough, readUnpacked, remoteEntryName, resolveCacheRoot, signingKeyOf, trustedKeysOf, writeFileAtomic, writeUnpacked,
 } from "../cache/index.js";
 import { KILN_VERSION } from "./version.js";
 import { CacheIoError, CacheMissError, UntrustedCacheError, KilnError, bump, logLine, readEnv, sha256Hex, GuardMismatchError, trustedStat } from "../util/index.js";
@@ -158,6 +159,9 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
   const first = tryLoad();
   if (typeof first !== "string") return first;
   const remotes = parseRemotes(env.cacheRemote);
+  // The keys are read before any work, so a bad key file is an error up front, not after a compile.
+  const signingKey = remotes.length ? signingKeyOf(env.cacheSignKey) : undefined;
+  const trustedKeys = remotes.length ? trustedKeysOf(env.cacheTrustedKeys) : undefined;
   const remoteName = remoteEntryName(key, options.rank ?? 0, options.worldSize ?? 1, prefix);
   const storeLocally = (bytes: Uint8Array) => {
     ensurePrivateDir(root, loc.dir);
@@ -165,7 +169,7 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
     else writeFileAtomic(loc.bundle, bytes);
   };
   // The fleet cache before any compile (and under KILN_FORCE_AOT_LOAD too: loading what a fleet published is not compiling).
-  const remote = remotes.length ? loadFromRemote(remotes, remoteName, prefix, (bytes, path) => {
+  const remote = remotes.length ? loadFromRemote(remotes, remoteName, prefix, trustedKeys, (bytes, path) => {
     const fn = loadCompiledFunction(bytes, { module, path, expectFactors: factors });
     if (env.aotVerify) verifyGraph(fn, target, args, opts);
     return fn;
@@ -199,7 +203,10 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
     const compileMs = performance.now() - t0;
     logLine(reportLine(prefix, fn.manifest, compileMs));
     const bytes = fn.serialize();
-    if (remotes.length) publishToFleet(remotes, remoteName, prefix, bytes, key, compileMs);
+    // A process that requires signed entries publishes only what it can sign (an unsigned entry would replace a
+    // signed one that other replicas trust).
+    if (remotes.length && trustedKeys && !signingKey) logLine(`not publishing ${prefix} to the fleet cache: KILN_CACHE_TRUSTED_KEYS is set and KILN_CACHE_SIGN_KEY is not`);
+    else if (remotes.length) publishToFleet(remotes, remoteName, prefix, bytes, key, compileMs, signingKey);
     try {
       storeLocally(bytes);
     } catch (e) {
@@ -221,9 +228,9 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
  * The first fleet store's bundle for `name` that passes its digest and then `load` (the normal guarded load); one log
  * line either way. A refused bundle is counted and compiled locally.
  */
-function loadFromRemote(remotes: readonly RemoteStore[], name: string, prefix: string, load: (bytes: Uint8Array, path: string) => CompiledFunction): { fn: CompiledFunction; bytes: Uint8Array } | undefined {
+function loadFromRemote(remotes: readonly RemoteStore[], name: string, prefix: string, trusted: readonly KeyObject[] | undefined, load: (bytes: Uint8Array, path: string) => CompiledFunction): { fn: CompiledFunction; bytes: Uint8Array } | undefined {
   const t0 = performance.now();
-  const got = readThrough(remotes, name);
+  const got = readThrough(remotes, name, trusted);
   if (!got) return undefined;
   try {
     const fn = load(got.bytes, `${got.store.url} ${name}`);
@@ -239,10 +246,10 @@ function loadFromRemote(remotes: readonly RemoteStore[], name: string, prefix: s
 }
 
 /** Publishes a freshly compiled bundle to the writable fleet stores (blob, then entry); never throws. */
-function publishToFleet(remotes: readonly RemoteStore[], name: string, prefix: string, bytes: Uint8Array, key: string, compileMs: number): void {
+function publishToFleet(remotes: readonly RemoteStore[], name: string, prefix: string, bytes: Uint8Array, key: string, compileMs: number, signingKey: KeyObject | undefined): void {
   const n = publish(remotes, name, bytes, {
     kiln_version: KILN_VERSION, key, compile_ms: Math.round(compileMs), producer: `${hostname()}:${process.pid}`, created_at: new Date().toISOString(),
-  });
+  }, signingKey);
   if (n > 0) logLine(`published ${prefix} to the fleet cache (${n} store${n > 1 ? "s" : ""})`);
 }
 

@@ -23,6 +23,10 @@ export interface KilnEnv {
   allowInsecureCache: boolean;
   /** KILN_CACHE_REMOTE: the fleet cache's stores (comma-separated URLs), parsed by src/cache/remote-store.ts. */
   cacheRemote: string | undefined;
+  /** KILN_CACHE_SIGN_KEY: an Ed25519 private key (PEM file) signing what this process publishes to the fleet cache. */
+  cacheSignKey: string | undefined;
+  /** KILN_CACHE_TRUSTED_KEYS: Ed25519 public keys (PEM files, comma-separated); fleet entries must be signed by one. */
+  cacheTrustedKeys: string | undefined;
   /** Tests only: narrow the CPU's features to these (comma list), to simulate a lesser host; never widens. */
   cpuFeatures: readonly string[] | undefined;
 }
@@ -71,6 +75,8 @@ export function readEnv(): KilnEnv {
     signingKey: signingKey(process.env.KILN_CACHE_SIGNING_KEY),
     allowInsecureCache: flag("KILN_CACHE_ALLOW_INSECURE", false),
     cacheRemote: process.env.KILN_CACHE_REMOTE || undefined,
+    cacheSignKey: process.env.KILN_CACHE_SIGN_KEY || undefined,
+    cacheTrustedKeys: process.env.KILN_CACHE_TRUSTED_KEYS || undefined,
     cpuFeatures: featureList(process.env.KILN_CPU_FEATURES),
   };
 }

@@ -4,7 +4,7 @@
 // written; a bad KILN_CACHE_REMOTE is one typed line.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -29,10 +29,10 @@ interface Run {
 
 let replicas = 0;
 /** A `kiln generate` replica with a fresh local cache of its own and the given remote. */
-function replica(remote: string, backend: "js" | "native" = "js"): Run {
+function replica(remote: string, backend: "js" | "native" = "js", env: Record<string, string> = {}): Run {
   const local = join(tmp, `local-${replicas++}`);
   const r = spawnSync(process.execPath, [...process.execArgv, cli, "generate", "--model", TINY_QWEN3_DIR, "--prompt-ids", promptIds.join(","), "--max-tokens", "8", "--json", "--backend", backend], {
-    env: { ...process.env, KILN_CACHE_DIR: local, KILN_CACHE_REMOTE: remote },
+    env: { ...process.env, KILN_CACHE_DIR: local, KILN_CACHE_REMOTE: remote, ...env },
     encoding: "utf8",
     timeout: 120_000,
   });
@@ -135,4 +135,59 @@ test("KILN_CACHE_REMOTE: options parsed, a bad URL is a typed error naming the v
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^kiln: E_ARGUMENT: .*KILN_CACHE_REMOTE: 'ftp:\/\/x' is neither file:\/\/ nor redis:\/\//);
   assert.equal(r.stderr.trimEnd().split("\n").length, 1);
+});
+
+function kiln(args: readonly string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [...process.execArgv, cli, ...args], { env: { ...process.env, KILN_CACHE_DIR: join(tmp, "keys-cache"), ...env }, encoding: "utf8", timeout: 60_000 });
+}
+
+test("Ed25519: what key 1 signed loads where key 1 is trusted, is refused where only key 2 is, and an altered entry is refused", () => {
+  const keys = (n: number) => {
+    const dir = join(tmp, `key${n}`);
+    const r = kiln(["cache", "keygen", "--out", dir]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /key id [0-9a-f]{16}/);
+    assert.equal(statSync(join(dir, "kiln-cache.key")).mode & 0o777, 0o600, "the private key is private");
+    return { key: join(dir, "kiln-cache.key"), pub: join(dir, "kiln-cache.pub") };
+  };
+  const [k1, k2] = [keys(1), keys(2)];
+  const again = kiln(["cache", "keygen", "--out", join(tmp, "key1")]);
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /^kiln: E_ARGUMENT: --out: .* already holds a kiln-cache key pair/);
+
+  const remote = remoteOf("fleet-signed");
+  const published = replica(remote, "js", { KILN_CACHE_SIGN_KEY: k1.key });
+  assert.deepEqual(published.outcomes, ["compiled"]);
+  const [entryPath] = files(join(tmp, "fleet-signed", "ac"));
+  const entry = JSON.parse(readFileSync(entryPath!, "utf8")) as { signature?: string; signer?: string };
+  assert.match(entry.signature ?? "", /^[A-Za-z0-9+/]+=*$/);
+
+  const trusted = replica(remote, "js", { KILN_CACHE_TRUSTED_KEYS: `${k2.pub},${k1.pub}` });
+  assert.deepEqual(trusted.outcomes, ["remote"]);
+  assert.deepEqual(trusted.ids, greedy);
+  const other = replica(remote, "js", { KILN_CACHE_TRUSTED_KEYS: k2.pub });
+  assert.deepEqual(other.outcomes, ["compiled"]);
+  assert.deepEqual(other.ids, greedy);
+  assert.ok(other.log.some((l) => /is refused: its signature \(signer [0-9a-f]{16}\) is not by a key in KILN_CACHE_TRUSTED_KEYS/.test(l)), other.log.join("\n"));
+  assert.ok(other.log.some((l) => /not publishing model to the fleet cache: KILN_CACHE_TRUSTED_KEYS is set and KILN_CACHE_SIGN_KEY is not/.test(l)), other.log.join("\n"));
+
+  writeFileSync(entryPath!, JSON.stringify({ ...JSON.parse(readFileSync(entryPath!, "utf8")), producer: "someone else" }));
+  const altered = replica(remote, "js", { KILN_CACHE_TRUSTED_KEYS: k1.pub });
+  assert.deepEqual(altered.outcomes, ["compiled"]);
+  assert.ok(altered.log.some((l) => /is refused: .*altered after signing/.test(l)), altered.log.join("\n"));
+  const unsignedRemote = remoteOf("fleet-unsigned");
+  replica(unsignedRemote);
+  const unsigned = replica(unsignedRemote, "js", { KILN_CACHE_TRUSTED_KEYS: k1.pub });
+  assert.deepEqual(unsigned.outcomes, ["compiled"]);
+  assert.ok(unsigned.log.some((l) => /is refused: it is not signed/.test(l)), unsigned.log.join("\n"));
+
+  for (const [env, want] of [
+    [{ KILN_CACHE_SIGN_KEY: join(tmp, "nope.key") }, /KILN_CACHE_SIGN_KEY: cannot read .*nope\.key \(ENOENT\)/],
+    [{ KILN_CACHE_TRUSTED_KEYS: k1.key }, /KILN_CACHE_TRUSTED_KEYS: .*kiln-cache\.key is a private key; replicas get only the public one/],
+    [{ KILN_CACHE_TRUSTED_KEYS: entryPath! }, /KILN_CACHE_TRUSTED_KEYS: .* is not a PEM public key/],
+  ] as const) {
+    const r = kiln(["generate", "--model", TINY_QWEN3_DIR, "--prompt-ids", "1,2", "--max-tokens", "2", "--backend", "js"], { KILN_CACHE_REMOTE: remote, ...env });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, want);
+  }
 });
