@@ -9,12 +9,12 @@
 // Table, then one JSON line; a ratio to a limit above 1 fails the run.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadCheckpoint } from "../src/models/index.js";
 import { type LimitRatio, bandwidthLimit, failOnBrokenLimits, limitProbes, limitsJson, limitsSummary } from "./limits.js";
+import { freePort } from "../test/helpers/free-port.js";
 import { modelDir, weightBytesPerToken } from "./llm.js";
 import { printJsonLine, printTable, type Row } from "./report.js";
 
@@ -23,18 +23,6 @@ const cli = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 function arg(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
-}
-
-/** A port free right now (the server binds it; `--port 0` would only tell us once ready, and readiness is measured). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const percentile = (xs: readonly number[], p: number): number => {

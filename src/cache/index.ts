@@ -7,7 +7,9 @@ export {
   entryLocation, lockPath, checkFolderTrust, type EntryLocation,
 } from "./cache-layout.js";
 export { writeUnpacked, readUnpacked } from "./unpacked.js";
-export { type RemoteEntry, type RemoteStore, FolderRemote, RemoteFormatError, parseEntry, publish, readThrough, remoteEntryName } from "./remote-store.js";
+export {
+  type RemoteEntry, type RemoteStore, FolderRemote, RemoteFormatError, parseEntry, publish, readThrough, remoteEntryName, withStore,
+} from "./remote-store.js";
 export { RedisRemote } from "./redis-remote.js";
 export { parseRemotes } from "./remote-config.js";
 export { keyId, signEntry, signingKeyOf, trustedKeysOf, untrustedReason, writeKeyPair } from "./fleet-keys.js";

@@ -5,10 +5,14 @@ import { type MessagePort, workerData } from "node:worker_threads";
 import { Redis } from "ioredis";
 
 interface Request {
-  readonly op: "get" | "set" | "setnx";
+  readonly op: "get" | "set" | "setnx" | "lease" | "release";
   readonly key: string;
   readonly value?: Uint8Array;
+  readonly ttlMs?: number;
 }
+
+/** Deletes a lease only when it still names its owner (one step on the server). */
+const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 const { url, connectTimeoutMs, port, flag } = workerData as { url: string; connectTimeoutMs: number; port: MessagePort; flag: Int32Array };
 
@@ -28,6 +32,8 @@ async function run(req: Request): Promise<Uint8Array | null | boolean> {
   await connected;
   if (req.op === "get") return client.getBuffer(req.key);
   if (req.op === "setnx") return (await client.set(req.key, Buffer.from(req.value!), "NX")) === "OK";
+  if (req.op === "lease") return (await client.set(req.key, Buffer.from(req.value!), "PX", req.ttlMs!, "NX")) === "OK";
+  if (req.op === "release") return (await client.eval(RELEASE, 1, req.key, Buffer.from(req.value!))) === 1;
   await client.set(req.key, Buffer.from(req.value!));
   return true;
 }

@@ -44,13 +44,21 @@ export class RedisRemote implements RemoteStore {
     this.#call("set", `${this.#prefix}:ac:${checkName(name)}`, Buffer.from(JSON.stringify(entry)));
   }
 
+  tryLease(name: string, owner: string, ttlMs: number): boolean {
+    return this.#call("lease", `${this.#prefix}:lease:${checkName(name)}`, Buffer.from(owner), ttlMs) === true;
+  }
+
+  releaseLease(name: string, owner: string): void {
+    this.#call("release", `${this.#prefix}:lease:${checkName(name)}`, Buffer.from(owner));
+  }
+
   /** One request to the worker, waited for synchronously; throws on an error or when its time is up. */
-  #call(op: "get" | "set" | "setnx", key: string, value?: Uint8Array): Uint8Array | null | boolean {
+  #call(op: "get" | "set" | "setnx" | "lease" | "release", key: string, value?: Uint8Array, ttlMs?: number): Uint8Array | null | boolean {
     const port = this.#port ?? this.#start();
     const limit = this.#calls++ === 0 ? Math.min(FIRST_CALL_MS, this.#timeoutMs) : this.#timeoutMs;
     const deadline = performance.now() + limit;
     let seen = Atomics.load(this.#flag, 0);
-    port.postMessage({ op, key, value });
+    port.postMessage({ op, key, value, ttlMs });
     for (;;) {
       const got = receiveMessageOnPort(port);
       if (got) {

@@ -6,8 +6,8 @@
 //
 // A remote never takes a start down: the first failure of a store (unreadable, unwritable, a malformed entry) marks it
 // failed for this process and is logged once; the caller goes on with the local cache and a local compile.
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { KeyObject } from "node:crypto";
 import { bump, logLine, sha256Hex, writeFileAtomic } from "../util/index.js";
 import { signEntry, untrustedReason } from "./fleet-keys.js";
@@ -39,6 +39,10 @@ export interface RemoteStore {
   getBlob(digest: string): Uint8Array | undefined;
   putBlob(digest: string, bytes: Uint8Array): void;
   putEntry(name: string, entry: RemoteEntry): void;
+  /** Takes the lease on compiling `name` for `ttlMs` unless someone else holds it (an expired lease is free). */
+  tryLease(name: string, owner: string, ttlMs: number): boolean;
+  /** Gives the lease back if `owner` still holds it. */
+  releaseLease(name: string, owner: string): void;
 }
 
 const DIGEST = /^[0-9a-f]{64}$/;
@@ -71,6 +75,44 @@ export class FolderRemote implements RemoteStore {
   putEntry(name: string, entry: RemoteEntry): void {
     writeFileAtomic(join(this.#root, "ac", `${checkName(name)}.json`), JSON.stringify(entry));
   }
+
+  tryLease(name: string, owner: string, ttlMs: number): boolean {
+    const path = join(this.#root, "leases", `${checkName(name)}.lease`);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(path, JSON.stringify({ owner, expires_at: Date.now() + ttlMs }), { flag: "wx", mode: 0o644 });
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      }
+      if (!leaseExpired(path)) return false;
+      rmSync(path, { force: true }); // a crashed holder's lease: take it over (once)
+    }
+    return false;
+  }
+
+  releaseLease(name: string, owner: string): void {
+    const path = join(this.#root, "leases", `${checkName(name)}.lease`);
+    if (leaseOwner(path) === owner) rmSync(path, { force: true });
+  }
+}
+
+function readLease(path: string): { owner?: unknown; expires_at?: unknown } | undefined {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as { owner?: unknown; expires_at?: unknown };
+  } catch {
+    return undefined; // gone, or being written
+  }
+}
+
+const leaseOwner = (path: string) => readLease(path)?.owner;
+
+/** A lease whose time is up, or that holds no readable time after a moment (a holder that died while writing it). */
+function leaseExpired(path: string): boolean {
+  const lease = readLease(path);
+  if (lease === undefined) return existsSync(path) && Date.now() - statSync(path).mtimeMs > 1000;
+  return typeof lease.expires_at !== "number" || lease.expires_at < Date.now();
 }
 
 export function checkDigest(digest: string): string {

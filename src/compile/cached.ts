@@ -1,21 +1,20 @@
 // The AOT cache path: find the bundle for a key and load it, or compile, save atomically under a
 // lock (other processes wait, then load), and log one line either way. Misses name what changed.
 import { existsSync, readFileSync, readdirSync } from "node:fs";
-import type { KeyObject } from "node:crypto";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Tensor } from "../tensor/index.js";
 import type { TraceableModule } from "../trace/index.js";
 import { trace } from "../trace/index.js";
 import {
-  FileLock, type RemoteStore, checkFolderTrust, checkTrustedFolders, computeCacheKey, decodeSection, describeMiss, diffFactors, ensurePrivateDir, entryLocation,
-  lockPath, parseRemotes, publish, readThrough, readUnpacked, remoteEntryName, resolveCacheRoot, signingKeyOf, trustedKeysOf, writeFileAtomic, writeUnpacked,
+  FileLock, checkFolderTrust, checkTrustedFolders, computeCacheKey, decodeSection, describeMiss, diffFactors, ensurePrivateDir, entryLocation, lockPath,
+  readUnpacked, resolveCacheRoot, writeFileAtomic, writeUnpacked,
 } from "../cache/index.js";
 import { KILN_VERSION } from "./version.js";
-import { CacheIoError, CacheMissError, UntrustedCacheError, KilnError, bump, logLine, readEnv, sha256Hex, GuardMismatchError, trustedStat } from "../util/index.js";
+import { CacheIoError, CacheMissError, UntrustedCacheError, KilnError, logLine, readEnv, sha256Hex, GuardMismatchError, trustedStat } from "../util/index.js";
 import { type AotOptions, CompiledFunction, type Manifest, aotCompile, keyFactors, loadCompiledFunction } from "./aot.js";
 import { chooseBackend } from "./compile-graph.js";
 import { checkManifestShape, parseSection } from "./bundle-schema.js";
+import { type Fetched, Fleet } from "./fleet.js";
 
 type Target = ((...args: never[]) => unknown) | TraceableModule<Tensor>;
 
@@ -158,30 +157,28 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
 
   const first = tryLoad();
   if (typeof first !== "string") return first;
-  const remotes = parseRemotes(env.cacheRemote);
-  // The keys are read before any work, so a bad key file is an error up front, not after a compile.
-  const signingKey = remotes.length ? signingKeyOf(env.cacheSignKey) : undefined;
-  const trustedKeys = remotes.length ? trustedKeysOf(env.cacheTrustedKeys) : undefined;
-  const remoteName = remoteEntryName(key, options.rank ?? 0, options.worldSize ?? 1, prefix);
   const storeLocally = (bytes: Uint8Array) => {
     ensurePrivateDir(root, loc.dir);
     if (unpacked) writeUnpacked(bytes, unpackedDir, { kilnVersion: KILN_VERSION, signingKey: env.signingKey });
     else writeFileAtomic(loc.bundle, bytes);
   };
-  // The fleet cache before any compile (and under KILN_FORCE_AOT_LOAD too: loading what a fleet published is not compiling).
-  const remote = remotes.length ? loadFromRemote(remotes, remoteName, prefix, trustedKeys, (bytes, path) => {
+  const fleet = Fleet.of(env, key, options.rank ?? 0, options.worldSize ?? 1, prefix);
+  const loadFetched = (bytes: Uint8Array, path: string) => {
     const fn = loadCompiledFunction(bytes, { module, path, expectFactors: factors });
     if (env.aotVerify) verifyGraph(fn, target, args, opts);
     return fn;
-  }) : undefined;
-  if (remote) {
+  };
+  const keepFetched = (got: Fetched): CacheOutcome => {
     try {
-      storeLocally(remote.bytes);
+      storeLocally(got.bytes);
     } catch (e) {
       if (!isFsError(e) && !(e instanceof CacheIoError)) throw e; // an unwritable local cache keeps it in memory
     }
-    return { fn: remote.fn, source: "remote", reason: first };
-  }
+    return { fn: got.fn, source: "remote", reason: first };
+  };
+  // The fleet cache before any compile (and under KILN_FORCE_AOT_LOAD too: loading what a fleet published is not compiling).
+  const fetched = fleet?.fetch(loadFetched);
+  if (fetched) return keepFetched(fetched);
   if (env.forceAotLoad) throw new CacheMissError(prefix, first);
   logLine(`cache miss for ${prefix}: ${first}`);
 
@@ -198,15 +195,15 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
       const again = tryLoad(); // another process may have compiled it while we waited
       if (typeof again !== "string") return again;
     }
+    // One replica of the fleet compiles a piece that many miss at once; the others load what it publishes.
+    const published = fleet?.turn(loadFetched);
+    if (published) return keepFetched(published);
     const t0 = performance.now();
     const fn = aotCompile(target, args, opts);
     const compileMs = performance.now() - t0;
     logLine(reportLine(prefix, fn.manifest, compileMs));
     const bytes = fn.serialize();
-    // A process that requires signed entries publishes only what it can sign (an unsigned entry would replace a
-    // signed one that other replicas trust).
-    if (remotes.length && trustedKeys && !signingKey) logLine(`not publishing ${prefix} to the fleet cache: KILN_CACHE_TRUSTED_KEYS is set and KILN_CACHE_SIGN_KEY is not`);
-    else if (remotes.length) publishToFleet(remotes, remoteName, prefix, bytes, key, compileMs, signingKey);
+    fleet?.publish(bytes, compileMs);
     try {
       storeLocally(bytes);
     } catch (e) {
@@ -220,37 +217,9 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
     }
     return { fn, source: "compiled", reason: first };
   } finally {
+    fleet?.release(); // a compile that threw gives its lease back too
     lock?.release();
   }
-}
-
-/**
- * The first fleet store's bundle for `name` that passes its digest and then `load` (the normal guarded load); one log
- * line either way. A refused bundle is counted and compiled locally.
- */
-function loadFromRemote(remotes: readonly RemoteStore[], name: string, prefix: string, trusted: readonly KeyObject[] | undefined, load: (bytes: Uint8Array, path: string) => CompiledFunction): { fn: CompiledFunction; bytes: Uint8Array } | undefined {
-  const t0 = performance.now();
-  const got = readThrough(remotes, name, trusted);
-  if (!got) return undefined;
-  try {
-    const fn = load(got.bytes, `${got.store.url} ${name}`);
-    bump("remoteLoads");
-    logLine(`loaded ${prefix} from the fleet cache ${got.store.url} in ${(performance.now() - t0).toFixed(0)} ms`);
-    return { fn, bytes: got.bytes };
-  } catch (e) {
-    if (!(e instanceof KilnError)) throw e;
-    bump("remoteRejected");
-    logLine(`fleet cache ${got.store.url}: the bundle for ${name} is unusable here (${e.message.split("\n")[0]}); compiling`);
-    return undefined;
-  }
-}
-
-/** Publishes a freshly compiled bundle to the writable fleet stores (blob, then entry); never throws. */
-function publishToFleet(remotes: readonly RemoteStore[], name: string, prefix: string, bytes: Uint8Array, key: string, compileMs: number, signingKey: KeyObject | undefined): void {
-  const n = publish(remotes, name, bytes, {
-    kiln_version: KILN_VERSION, key, compile_ms: Math.round(compileMs), producer: `${hostname()}:${process.pid}`, created_at: new Date().toISOString(),
-  }, signingKey);
-  if (n > 0) logLine(`published ${prefix} to the fleet cache (${n} store${n > 1 ? "s" : ""})`);
 }
 
 function isFsError(e: unknown): boolean {

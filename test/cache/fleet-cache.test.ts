@@ -12,34 +12,15 @@ import { after, test } from "node:test";
 import { FolderRemote, RedisRemote, parseEntry, parseRemotes, publish, readThrough, remoteEntryName } from "../../src/cache/index.js";
 import { hasToolchain } from "../../src/backend/index.js";
 import { ArgumentError, sha256Hex } from "../../src/util/index.js";
-import { TINY_QWEN3_DIR, tinyQwen3Reference } from "../helpers/tiny-qwen3.js";
+import { FLEET_GREEDY as greedy, replica as runReplica, replicasAtOnce } from "../helpers/fleet-replica.js";
+import { TINY_QWEN3_DIR } from "../helpers/tiny-qwen3.js";
 
 const cli = fileURLToPath(new URL(`../../src/cli/main${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "kiln-fleet-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-const { prompt_ids: promptIds, greedy } = tinyQwen3Reference.f32[1]!;
-
-interface Run {
-  readonly ids: number[];
-  readonly traces: number;
-  readonly compilerInvocations: number;
-  readonly outcomes: string[];
-  readonly log: string[];
-}
 
 let replicas = 0;
-/** A `kiln generate` replica with a fresh local cache of its own and the given remote. */
-function replica(remote: string, backend: "js" | "native" = "js", env: Record<string, string> = {}): Run {
-  const local = join(tmp, `local-${replicas++}`);
-  const r = spawnSync(process.execPath, [...process.execArgv, cli, "generate", "--model", TINY_QWEN3_DIR, "--prompt-ids", promptIds.join(","), "--max-tokens", "8", "--json", "--backend", backend], {
-    env: { ...process.env, KILN_CACHE_DIR: local, KILN_CACHE_REMOTE: remote, ...env },
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { generated_ids: number[]; compile: { traces: number; compiler_invocations: number; outcomes: string[]; log: string[] } };
-  return { ids: out.generated_ids, traces: out.compile.traces, compilerInvocations: out.compile.compiler_invocations, outcomes: out.compile.outcomes, log: out.compile.log };
-}
+const replica = (remote: string, backend: "js" | "native" = "js", env: Record<string, string> = {}) => runReplica(join(tmp, `local-${replicas++}`), remote, { backend, env });
 
 const remoteOf = (name: string, options = "") => `${pathToFileURL(join(tmp, name)).href}${options}`;
 const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : []);
@@ -190,4 +171,13 @@ test("Ed25519: what key 1 signed loads where key 1 is trusted, is refused where 
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, want);
   }
+});
+
+test("four replicas at once on an empty fleet folder: one compiles and publishes, three load what it published", async () => {
+  const runs = await replicasAtOnce(4, tmp, remoteOf("fleet-at-once"));
+  for (const r of runs) assert.deepEqual(r.ids, greedy);
+  const outcomes = runs.map((r) => r.outcomes[0]).sort();
+  assert.deepEqual(outcomes, ["compiled", "remote", "remote", "remote"], runs.map((r) => r.log.join(" | ")).join("\n"));
+  assert.equal(files(join(tmp, "fleet-at-once", "ac")).length, 1);
+  assert.deepEqual(files(join(tmp, "fleet-at-once", "leases")), [], "the lease is given back");
 });

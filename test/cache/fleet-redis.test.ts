@@ -7,27 +7,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { type Server, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
-import { TINY_QWEN3_DIR, tinyQwen3Reference } from "../helpers/tiny-qwen3.js";
+import { freePort } from "../helpers/free-port.js";
+import { FLEET_GREEDY as greedy, replica as runReplica, replicasAtOnce } from "../helpers/fleet-replica.js";
 
 const hasRedis = spawnSync("redis-server", ["--version"]).status === 0;
 const skip = hasRedis ? false : "redis-server is not installed (.ci/run installs Debian's redis-server)";
-const cli = fileURLToPath(new URL(`../../src/cli/main${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "kiln-fleet-redis-"));
-const { prompt_ids: promptIds, greedy } = tinyQwen3Reference.f32[1]!;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Waits until a server on `port` answers PING (redis-server takes a moment to listen). */
 async function untilPong(port: number): Promise<void> {
@@ -67,17 +54,7 @@ after(async () => {
 });
 
 let replicas = 0;
-function replica(remote: string): { ids: number[]; outcomes: string[]; traces: number; log: string[]; ms: number } {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [...process.execArgv, cli, "generate", "--model", TINY_QWEN3_DIR, "--prompt-ids", promptIds.join(","), "--max-tokens", "8", "--json", "--backend", "js"], {
-    env: { ...process.env, KILN_CACHE_DIR: join(tmp, `local-${replicas++}`), KILN_CACHE_REMOTE: remote },
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { generated_ids: number[]; compile: { outcomes: string[]; traces: number; log: string[] } };
-  return { ids: out.generated_ids, outcomes: out.compile.outcomes, traces: out.compile.traces, log: out.compile.log, ms: performance.now() - t0 };
-}
+const replica = (remote: string) => runReplica(join(tmp, `local-${replicas++}`), remote);
 
 test("Redis: a replica with an empty local cache loads what another published; a damaged value is a miss and a compile", { skip }, async () => {
   const remote = `${url}?prefix=t1`;
@@ -122,4 +99,12 @@ test("Redis down or silent: the run completes with the local cache, one warning,
   } finally {
     silent.close();
   }
+});
+
+test("Redis: four replicas at once on an empty store: one compiles and publishes, three load what it published", { skip }, async () => {
+  const runs = await replicasAtOnce(4, tmp, `${url}?prefix=at-once`);
+  for (const r of runs) assert.deepEqual(r.ids, greedy);
+  assert.deepEqual(runs.map((r) => r.outcomes[0]).sort(), ["compiled", "remote", "remote", "remote"], runs.map((r) => r.log.join(" | ")).join("\n"));
+  assert.equal((await client!.keys("at-once:ac:*")).length, 1);
+  assert.deepEqual(await client!.keys("at-once:lease:*"), [], "the lease is given back");
 });
