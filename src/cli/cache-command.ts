@@ -1,14 +1,17 @@
-// `kiln cache ls | info | verify | clear | prune`: inspect and maintain the AOT cache.
+// `kiln cache ls | info | verify | clear | prune | push | keygen`: inspect and maintain the AOT cache.
 import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { basename, join, relative } from "node:path";
-import { readManifest, verifyBundle } from "../compile/index.js";
-import { resolveCacheRoot, writeKeyPair } from "../cache/index.js";
+import { hostname } from "node:os";
+import { KILN_VERSION, readManifest, verifyBundle } from "../compile/index.js";
+import { parseRemotes, publish, remoteEntryName, resolveCacheRoot, signingKeyOf, writeKeyPair } from "../cache/index.js";
 import { ObjectStore } from "../backend/index.js";
-import { ArgumentError, KilnError } from "../util/index.js";
+import { ArgumentError, KilnError, readEnv } from "../util/index.js";
 
 export interface Entry {
   readonly path: string;
   readonly key: string;
+  readonly rank: number;
+  readonly worldSize: number;
   readonly prefix: string;
   readonly size: number;
   readonly created: Date;
@@ -36,8 +39,10 @@ export function listEntries(cacheRoot = root()): Entry[] {
         return []; // vanished while listing
       }
       if (!st.isFile()) return [];
-      const [key, , ...prefix] = f.split("/");
-      return [{ path, key: key!, prefix: prefix.slice(0, -1).join("/"), size: st.size, created: st.birthtime, lastUsed: st.atime }];
+      const [key, rankDir, ...prefix] = f.split("/");
+      const [, rank, worldSize] = /^rank(\d+)_(\d+)$/.exec(rankDir ?? "") ?? [];
+      if (rank === undefined) return [];
+      return [{ path, key: key!, rank: Number(rank), worldSize: Number(worldSize), prefix: prefix.slice(0, -1).join("/"), size: st.size, created: st.birthtime, lastUsed: st.atime }];
     });
 }
 
@@ -167,4 +172,39 @@ export function parseSize(text: string): number {
 export function cacheKeygen(dir: string, print: (l: string) => void): void {
   const { privatePath, publicPath, id } = writeKeyPair(dir);
   print(`wrote ${privatePath} (private: KILN_CACHE_SIGN_KEY on the publisher) and ${publicPath} (public: KILN_CACHE_TRUSTED_KEYS on replicas); key id ${id}`);
+}
+
+/**
+ * `kiln cache push`: publishes every local bundle that verifies to the writable stores of KILN_CACHE_REMOTE (signed
+ * with KILN_CACHE_SIGN_KEY when set), e.g. from a machine that compiled before the fleet existed. Returns the bundles
+ * skipped as unusable.
+ */
+export function cachePush(print: (l: string) => void): number {
+  const env = readEnv();
+  const stores = parseRemotes(env.cacheRemote).filter((s) => !s.readonly);
+  if (!stores.length) throw new ArgumentError("kiln cache push", "KILN_CACHE_REMOTE names no writable store (redis://host:port or file:///dir, without ?readonly)");
+  const signingKey = signingKeyOf(env.cacheSignKey);
+  const r = root();
+  let pushed = 0;
+  let skipped = 0;
+  for (const e of listEntries(r)) {
+    const bytes = readFileSync(e.path);
+    let report: Record<string, number>;
+    try {
+      report = verifyBundle(bytes, e.path).report;
+    } catch (err) {
+      if (!(err instanceof KilnError)) throw err;
+      skipped++;
+      print(`skip ${relative(r, e.path)}: ${err.message.split("\n")[0]}`);
+      continue;
+    }
+    const compileMs = Math.round(Object.values(report).reduce((a, b) => a + (typeof b === "number" ? b : 0), 0));
+    const fields = { kiln_version: KILN_VERSION, key: e.key, compile_ms: compileMs, producer: `${hostname()}:${process.pid} (kiln cache push)`, created_at: new Date().toISOString() };
+    if (publish(stores, remoteEntryName(e.key, e.rank, e.worldSize, e.prefix), bytes, fields, signingKey) > 0) {
+      pushed++;
+      print(`pushed ${e.key.slice(0, 12)}  ${e.prefix}  ${kib(bytes.length)}`);
+    }
+  }
+  print(`pushed ${pushed} bundle${pushed === 1 ? "" : "s"} to ${stores.map((s) => s.url).join(", ")}${signingKey ? " (signed)" : ""}`);
+  return skipped;
 }

@@ -90,6 +90,12 @@ cache
   });
 cache.command("clear").description("delete every bundle and object").action(async () => (await cacheCommands()).cacheClear(say));
 cache
+  .command("push")
+  .description("publish every local bundle to the fleet cache (KILN_CACHE_REMOTE; signed with KILN_CACHE_SIGN_KEY when set)")
+  .action(async () => {
+    if ((await cacheCommands()).cachePush(say) > 0) process.exitCode = 1;
+  });
+cache
   .command("keygen")
   .description("write an Ed25519 key pair for the fleet cache (KILN_CACHE_SIGN_KEY signs, KILN_CACHE_TRUSTED_KEYS verifies)")
   .requiredOption("--out <dir>", "folder for kiln-cache.key (private, 0600) and kiln-cache.pub")

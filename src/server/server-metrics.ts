@@ -52,7 +52,7 @@ export class ServerMetrics {
     this.#promptLen = histogram("kiln:request_prompt_tokens", "Prompt tokens per request.", TOKEN_BUCKETS);
     this.#generationLen = histogram("kiln:request_generation_tokens", "Generated tokens per request (all choices).", TOKEN_BUCKETS);
     this.#phaseSeconds = new Gauge({ name: "kiln:startup_phase_seconds", help: "Seconds the engine spent in each load phase.", labelNames: ["model_name", "phase"] as const, registers });
-    this.#bundle = new Counter({ name: "kiln:bundle_cache_total", help: "Compiled-model loads by outcome: loaded (cache hit), compiled (miss), memory.", labelNames: ["model_name", "outcome"] as const, registers });
+    this.#bundle = new Counter({ name: "kiln:bundle_cache_total", help: "Compiled-model loads by outcome: loaded (local cache hit), remote (fleet cache hit), compiled (miss), memory.", labelNames: ["model_name", "outcome"] as const, registers });
     // Counters start at 0 (so every series is present before the first request).
     for (const c of Object.values(this.#counters)) c.inc(this.#labels, 0);
     for (const reason of ["stop", "length", "abort"] as const) this.#success.inc({ ...this.#labels, finished_reason: reason }, 0);

@@ -181,3 +181,21 @@ test("four replicas at once on an empty fleet folder: one compiles and publishes
   assert.equal(files(join(tmp, "fleet-at-once", "ac")).length, 1);
   assert.deepEqual(files(join(tmp, "fleet-at-once", "leases")), [], "the lease is given back");
 });
+
+test("kiln cache push publishes what a machine compiled before the fleet existed; without a writable store it is a typed error", () => {
+  const local = join(tmp, "pre-fleet");
+  assert.deepEqual(runReplica(local, "").outcomes, ["compiled"]);
+  const remote = remoteOf("fleet-pushed");
+  const push = kiln(["cache", "push"], { KILN_CACHE_DIR: local, KILN_CACHE_REMOTE: remote });
+  assert.equal(push.status, 0, push.stderr);
+  assert.match(push.stdout, /pushed [0-9a-f]{12} {2}model/);
+  assert.match(push.stdout, /pushed 1 bundle to /);
+  const pulled = replica(remote);
+  assert.deepEqual(pulled.outcomes, ["remote"]);
+  assert.deepEqual(pulled.ids, greedy);
+  for (const env of [{ KILN_CACHE_REMOTE: "" }, { KILN_CACHE_REMOTE: `${remote}?readonly` }]) {
+    const r = kiln(["cache", "push"], { KILN_CACHE_DIR: local, ...env });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^kiln: E_ARGUMENT: kiln cache push: KILN_CACHE_REMOTE names no writable store/);
+  }
+});
