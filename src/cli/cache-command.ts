@@ -1,9 +1,13 @@
-// `kiln cache ls | info | verify | clear | prune | push | keygen`: inspect and maintain the AOT cache.
-import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from "node:fs";
+// `kiln cache ls | info | verify | clear | prune | push | export | import | keygen`: inspect and maintain the AOT cache.
+import { existsSync, lstatSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { hostname } from "node:os";
 import { KILN_VERSION, readManifest, verifyBundle } from "../compile/index.js";
-import { parseRemotes, publish, remoteEntryName, resolveCacheRoot, signingKeyOf, writeKeyPair } from "../cache/index.js";
+import * as tar from "tar";
+import {
+  type KeyFactors, computeCacheKey, ensurePrivateDir, entryLocation, parseRemotes, publish, remoteEntryName, resolveCacheRoot, signingKeyOf, writeFileAtomic,
+  writeKeyPair,
+} from "../cache/index.js";
 import { ObjectStore } from "../backend/index.js";
 import { ArgumentError, KilnError, readEnv } from "../util/index.js";
 
@@ -206,5 +210,96 @@ export function cachePush(print: (l: string) => void): number {
     }
   }
   print(`pushed ${pushed} bundle${pushed === 1 ? "" : "s"} to ${stores.map((s) => s.url).join(", ")}${signingKey ? " (signed)" : ""}`);
+  return skipped;
+}
+
+/** The local bundles that verify (paths relative to the cache root); each one that does not is printed and counted. */
+function verifiedBundles(r: string, print: (l: string) => void): { paths: string[]; skipped: number } {
+  const paths: string[] = [];
+  let skipped = 0;
+  for (const e of listEntries(r)) {
+    try {
+      verifyBundle(readFileSync(e.path), e.path);
+      paths.push(relative(r, e.path));
+    } catch (err) {
+      if (!(err instanceof KilnError)) throw err;
+      skipped++;
+      print(`skip ${relative(r, e.path)}: ${err.message.split("\n")[0]}`);
+    }
+  }
+  return { paths, skipped };
+}
+
+/** `kiln cache export -o FILE.tar`: every local bundle that verifies, in a tar (air-gapped images; the other side imports it). */
+export function cacheExport(file: string, print: (l: string) => void): number {
+  const r = root();
+  const { paths, skipped } = verifiedBundles(r, print);
+  if (!paths.length) throw new ArgumentError("kiln cache export", `no bundles to export in ${r}`);
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    tar.c({ file: tmp, cwd: r, sync: true, portable: true }, paths);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new ArgumentError("-o", `cannot write ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  print(`exported ${paths.length} bundle${paths.length === 1 ? "" : "s"} to ${file}`);
+  return skipped;
+}
+
+const BUNDLE_PATH = /^aot\/([0-9a-f]{32})\/rank(\d+)_(\d+)\/([\w.-]+(?:\/[\w.-]+)*)\/model\.kiln$/;
+
+/**
+ * `kiln cache import FILE.tar`: installs the archive's bundles into the local cache. Nothing in the archive is
+ * extracted as it is: each regular file at a bundle's path is read, verified in full (checksums, guards, its key
+ * recomputed from its own factors) and written atomically where the cache keeps that key; anything else is skipped.
+ */
+export function cacheImport(file: string, print: (l: string) => void): number {
+  const r = root();
+  const found: { path: string; type: string; bytes: Buffer }[] = [];
+  try {
+    tar.t({
+      file, sync: true, strict: true,
+      onReadEntry: (entry) => {
+        const chunks: Buffer[] = [];
+        entry.on("data", (c: Buffer) => chunks.push(c));
+        entry.on("end", () => found.push({ path: entry.path, type: entry.type, bytes: Buffer.concat(chunks) }));
+      },
+    });
+  } catch (e) {
+    throw new ArgumentError("kiln cache import", `${file} is not a readable tar archive (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let imported = 0;
+  let skipped = 0;
+  const skip = (path: string, why: string) => {
+    skipped++;
+    print(`skip ${path}: ${why}`);
+  };
+  for (const { path, type, bytes } of found) {
+    if (type === "Directory") continue;
+    const m = BUNDLE_PATH.exec(path);
+    if (type !== "File" || !m) {
+      skip(path, type !== "File" ? `a ${type}, not a file` : "not a bundle's path (aot/<key>/rank<r>_<w>/<prefix>/model.kiln)");
+      continue;
+    }
+    const [, key, rank, worldSize, prefix] = m;
+    try {
+      const manifest = verifyBundle(bytes, `${file}:${path}`);
+      if (computeCacheKey(manifest.factors as unknown as KeyFactors).key !== key) {
+        skip(path, "its factors give another key (a bundle under the wrong key)");
+        continue;
+      }
+    } catch (err) {
+      if (!(err instanceof KilnError)) throw err;
+      skip(path, err.message.split("\n")[0]!);
+      continue;
+    }
+    const loc = entryLocation(r, key!, Number(rank), Number(worldSize), prefix!);
+    ensurePrivateDir(r, loc.dir);
+    writeFileAtomic(loc.bundle, bytes);
+    imported++;
+    print(`imported ${key!.slice(0, 12)}  ${prefix}`);
+  }
+  print(`imported ${imported} bundle${imported === 1 ? "" : "s"} into ${r}${skipped ? `; skipped ${skipped}` : ""}`);
   return skipped;
 }

@@ -96,6 +96,19 @@ cache
     if ((await cacheCommands()).cachePush(say) > 0) process.exitCode = 1;
   });
 cache
+  .command("export")
+  .description("write every local bundle that verifies into a tar (for air-gapped images; kiln cache import reads it)")
+  .requiredOption("-o, --out <file>", "the tar file to write")
+  .action(async (o: { out: string }) => {
+    if ((await cacheCommands()).cacheExport(o.out, say) > 0) process.exitCode = 1;
+  });
+cache
+  .command("import <file>")
+  .description("install the bundles of a tar made by kiln cache export, each verified, into the local cache")
+  .action(async (file: string) => {
+    if ((await cacheCommands()).cacheImport(file, say) > 0) process.exitCode = 1;
+  });
+cache
   .command("keygen")
   .description("write an Ed25519 key pair for the fleet cache (KILN_CACHE_SIGN_KEY signs, KILN_CACHE_TRUSTED_KEYS verifies)")
   .requiredOption("--out <dir>", "folder for kiln-cache.key (private, 0600) and kiln-cache.pub")

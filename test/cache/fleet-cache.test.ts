@@ -4,11 +4,12 @@
 // written; a bad KILN_CACHE_REMOTE is one typed line.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { after, test } from "node:test";
+import * as tar from "tar";
 import { FolderRemote, RedisRemote, parseEntry, parseRemotes, publish, readThrough, remoteEntryName } from "../../src/cache/index.js";
 import { hasToolchain } from "../../src/backend/index.js";
 import { ArgumentError, sha256Hex } from "../../src/util/index.js";
@@ -198,4 +199,46 @@ test("kiln cache push publishes what a machine compiled before the fleet existed
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^kiln: E_ARGUMENT: kiln cache push: KILN_CACHE_REMOTE names no writable store/);
   }
+});
+
+test("kiln cache export and import round-trip bundles; an archive's links, stray paths and damaged bundles are skipped", () => {
+  const source = join(tmp, "export-src");
+  assert.deepEqual(runReplica(source, "").outcomes, ["compiled"]);
+  const archive = join(tmp, "bundles.tar");
+  const exp = kiln(["cache", "export", "-o", archive], { KILN_CACHE_DIR: source });
+  assert.equal(exp.status, 0, exp.stderr);
+  assert.match(exp.stdout, /exported 1 bundle to /);
+  const target = join(tmp, "import-dst");
+  const imp = kiln(["cache", "import", archive], { KILN_CACHE_DIR: target });
+  assert.equal(imp.status, 0, imp.stderr);
+  assert.match(imp.stdout, /imported 1 bundle into /);
+  const loaded = runReplica(target, "");
+  assert.deepEqual(loaded.outcomes, ["loaded"]);
+  assert.deepEqual(loaded.ids, greedy);
+
+  // A hostile archive: a link where a bundle goes, a file outside aot/, a damaged bundle.
+  const staging = join(tmp, "hostile");
+  const [bundle] = readdirSync(join(source, "aot"), { recursive: true }).map(String).filter((f) => f.endsWith("model.kiln"));
+  const damaged = readFileSync(join(source, "aot", bundle!));
+  damaged[damaged.length >> 1] ^= 0xff;
+  const put = (path: string, bytes: Uint8Array | string) => {
+    mkdirSync(dirname(join(staging, path)), { recursive: true });
+    writeFileSync(join(staging, path), bytes);
+  };
+  put(`aot/${bundle}`, damaged);
+  put("evil/model.kiln", "x");
+  mkdirSync(join(staging, "aot", "0".repeat(32), "rank0_1", "model"), { recursive: true });
+  symlinkSync("/etc/passwd", join(staging, "aot", "0".repeat(32), "rank0_1", "model", "model.kiln"));
+  const hostile = join(tmp, "hostile.tar");
+  tar.c({ file: hostile, cwd: staging, sync: true }, ["aot", "evil"]);
+  const bad = kiln(["cache", "import", hostile], { KILN_CACHE_DIR: join(tmp, "import-hostile") });
+  assert.equal(bad.status, 1, bad.stdout);
+  assert.match(bad.stdout, /skip aot\/0{32}\/rank0_1\/model\/model\.kiln: a SymbolicLink, not a file/);
+  assert.match(bad.stdout, /skip evil\/model\.kiln: not a bundle's path/);
+  assert.match(bad.stdout, /skip aot\/[0-9a-f]{32}\/rank0_1\/model\/model\.kiln: .*(checksum|corrupt|damaged)/i);
+  assert.match(bad.stdout, /imported 0 bundles .*; skipped 3/);
+  assert.equal(existsSync(join(tmp, "import-hostile", "aot")), false, "nothing installed");
+  const notTar = kiln(["cache", "import", join(tmp, "nope.tar")], { KILN_CACHE_DIR: target });
+  assert.equal(notTar.status, 1);
+  assert.match(notTar.stderr, /^kiln: E_ARGUMENT: kiln cache import: .*nope\.tar is not a readable tar archive \(ENOENT\)/);
 });
