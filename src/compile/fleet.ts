@@ -9,6 +9,9 @@ import { KILN_VERSION } from "./version.js";
 
 /** How long a compile may hold a piece's lease (a crashed holder's lease frees itself after this). */
 const LEASE_TTL_MS = 10 * 60_000;
+/** How long a replica waits for another's compile before compiling itself (without publishing): a crashed holder
+ * must not hold a start for the lease's whole TTL. */
+const LEASE_WAIT_MS = 2 * 60_000;
 /** How often a replica waiting for another's compile looks for its entry. */
 const POLL_MS = 100;
 
@@ -67,12 +70,12 @@ export class Fleet {
   /**
    * Before compiling: take the piece's lease on the first writable store, or, while another replica holds it, wait
    * for what it publishes (taking the lease if it goes away unpublished). Returns the bundle when one arrived; else
-   * undefined, and the caller compiles (and publishes, if it holds the lease). Waiting ends with the lease's time.
+   * undefined, and the caller compiles (and publishes, if it holds the lease). Waiting ends after LEASE_WAIT_MS.
    */
   turn(load: Load): Fetched | undefined {
     const store = this.#publishes ? this.#stores.find((s) => !s.readonly) : undefined;
     if (!store) return undefined;
-    const deadline = Date.now() + LEASE_TTL_MS;
+    const deadline = Date.now() + LEASE_WAIT_MS;
     let told = false;
     while (Date.now() < deadline) {
       const leased = withStore(store, "taking a lease", () => store.tryLease(this.#name, this.#owner, LEASE_TTL_MS));
@@ -89,7 +92,7 @@ export class Fleet {
       const got = this.fetch(load);
       if (got) return got;
     }
-    logLine(`gave up waiting for ${this.prefix} from the fleet cache after ${LEASE_TTL_MS / 1000} s: compiling here`);
+    logLine(`gave up waiting for ${this.prefix} from the fleet cache after ${LEASE_WAIT_MS / 1000} s: compiling here`);
     return undefined;
   }
 
