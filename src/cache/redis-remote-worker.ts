@@ -5,7 +5,7 @@ import { type MessagePort, workerData } from "node:worker_threads";
 import { Redis } from "ioredis";
 
 interface Request {
-  readonly op: "get" | "set" | "setnx" | "lease" | "release";
+  readonly op: "get" | "set" | "setnx" | "lease" | "release" | "scan" | "strlen";
   readonly key: string;
   readonly value?: Uint8Array;
   readonly ttlMs?: number;
@@ -27,13 +27,25 @@ const client = new Redis(url, {
 client.on("error", () => {}); // each failed request reports its own error
 let connected: Promise<void> | undefined;
 
-async function run(req: Request): Promise<Uint8Array | null | boolean> {
+async function run(req: Request): Promise<Uint8Array | null | boolean | number> {
   connected ??= client.connect();
   await connected;
   if (req.op === "get") return client.getBuffer(req.key);
   if (req.op === "setnx") return (await client.set(req.key, Buffer.from(req.value!), "NX")) === "OK";
   if (req.op === "lease") return (await client.set(req.key, Buffer.from(req.value!), "PX", req.ttlMs!, "NX")) === "OK";
   if (req.op === "release") return (await client.eval(RELEASE, 1, req.key, Buffer.from(req.value!))) === 1;
+  if (req.op === "strlen") return client.strlen(req.key);
+  if (req.op === "scan") {
+    // The keys matching a pattern (here `key`), as a JSON list: SCAN, never KEYS, so a large store is not blocked.
+    const found: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, keys] = await client.scan(cursor, "MATCH", req.key, "COUNT", 1000);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== "0");
+    return Buffer.from(JSON.stringify(found));
+  }
   await client.set(req.key, Buffer.from(req.value!));
   return true;
 }

@@ -10,7 +10,7 @@ const FIRST_CALL_MS = 750;
 const CONNECT_TIMEOUT_MS = 250;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 
-type Answer = { ok: true; value: Uint8Array | null | boolean } | { ok: false; error: string };
+type Answer = { ok: true; value: Uint8Array | null | boolean | number } | { ok: false; error: string };
 
 export class RedisRemote implements RemoteStore {
   readonly #serverUrl: string;
@@ -52,8 +52,27 @@ export class RedisRemote implements RemoteStore {
     this.#call("release", `${this.#prefix}:lease:${checkName(name)}`, Buffer.from(owner));
   }
 
+  list(): { entries: { name: string; entry: RemoteEntry | undefined }[]; blobs: { digest: string; size: number }[] } {
+    const keys = (kind: string) => JSON.parse(Buffer.from(this.#call("scan", `${this.#prefix}:${kind}:*`) as Uint8Array).toString("utf8")) as string[];
+    const ac = `${this.#prefix}:ac:`;
+    const entries = keys("ac").map((key) => {
+      const name = key.slice(ac.length);
+      const v = this.#call("get", key);
+      let entry: RemoteEntry | undefined;
+      try {
+        entry = v instanceof Uint8Array ? parseEntry(Buffer.from(v).toString("utf8"), key) : undefined;
+      } catch {
+        entry = undefined; // listed as unreadable
+      }
+      return { name, entry };
+    });
+    const cas = `${this.#prefix}:cas:`;
+    const blobs = keys("cas").map((key) => ({ digest: key.slice(cas.length), size: Number(this.#call("strlen", key)) }));
+    return { entries, blobs };
+  }
+
   /** One request to the worker, waited for synchronously; throws on an error or when its time is up. */
-  #call(op: "get" | "set" | "setnx" | "lease" | "release", key: string, value?: Uint8Array, ttlMs?: number): Uint8Array | null | boolean {
+  #call(op: "get" | "set" | "setnx" | "lease" | "release" | "scan" | "strlen", key: string, value?: Uint8Array, ttlMs?: number): Uint8Array | null | boolean | number {
     const port = this.#port ?? this.#start();
     const limit = this.#calls++ === 0 ? Math.min(FIRST_CALL_MS, this.#timeoutMs) : this.#timeoutMs;
     const deadline = performance.now() + limit;

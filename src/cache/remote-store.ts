@@ -6,7 +6,7 @@
 //
 // A remote never takes a start down: the first failure of a store (unreadable, unwritable, a malformed entry) marks it
 // failed for this process and is logged once; the caller goes on with the local cache and a local compile.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { KeyObject } from "node:crypto";
 import { bump, logLine, sha256Hex, writeFileAtomic } from "../util/index.js";
@@ -43,6 +43,8 @@ export interface RemoteStore {
   tryLease(name: string, owner: string, ttlMs: number): boolean;
   /** Gives the lease back if `owner` still holds it. */
   releaseLease(name: string, owner: string): void;
+  /** Every entry's name, and every blob's digest and size (for `kiln cache stats`). */
+  list(): { entries: { name: string; entry: RemoteEntry | undefined }[]; blobs: { digest: string; size: number }[] };
 }
 
 const DIGEST = /^[0-9a-f]{64}$/;
@@ -95,6 +97,24 @@ export class FolderRemote implements RemoteStore {
   releaseLease(name: string, owner: string): void {
     const path = join(this.#root, "leases", `${checkName(name)}.lease`);
     if (leaseOwner(path) === owner) rmSync(path, { force: true });
+  }
+
+  list(): { entries: { name: string; entry: RemoteEntry | undefined }[]; blobs: { digest: string; size: number }[] } {
+    const names = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith(".")) : []);
+    const ac = join(this.#root, "ac");
+    const entries = names(ac).filter((f) => f.endsWith(".json")).map((f) => {
+      const name = f.slice(0, -".json".length);
+      let entry: RemoteEntry | undefined;
+      try {
+        entry = parseEntry(readFileSync(join(ac, f), "utf8"), f);
+      } catch {
+        entry = undefined; // listed as unreadable
+      }
+      return { name, entry };
+    });
+    const cas = join(this.#root, "cas");
+    const blobs = names(cas).filter((f) => DIGEST.test(f)).map((digest) => ({ digest, size: statSync(join(cas, digest)).size }));
+    return { entries, blobs };
   }
 }
 

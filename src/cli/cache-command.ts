@@ -1,12 +1,13 @@
-// `kiln cache ls | info | verify | clear | prune | push | export | import | keygen`: inspect and maintain the AOT cache.
+// `kiln cache ls | info | verify | clear | prune | stats | push | export | import | keygen`: inspect and maintain the AOT
+// cache and the fleet cache.
 import { existsSync, lstatSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { hostname } from "node:os";
 import { KILN_VERSION, readManifest, verifyBundle } from "../compile/index.js";
 import * as tar from "tar";
 import {
-  type KeyFactors, computeCacheKey, ensurePrivateDir, entryLocation, parseRemotes, publish, remoteEntryName, resolveCacheRoot, signingKeyOf, writeFileAtomic,
-  writeKeyPair,
+  type KeyFactors, computeCacheKey, ensurePrivateDir, entryLocation, parseRemotes, publish, remoteEntryName, resolveCacheRoot, signingKeyOf, withStore,
+  writeFileAtomic, writeKeyPair,
 } from "../cache/index.js";
 import { ObjectStore } from "../backend/index.js";
 import { ArgumentError, KilnError, readEnv } from "../util/index.js";
@@ -302,4 +303,36 @@ export function cacheImport(file: string, print: (l: string) => void): number {
   }
   print(`imported ${imported} bundle${imported === 1 ? "" : "s"} into ${r}${skipped ? `; skipped ${skipped}` : ""}`);
   return skipped;
+}
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+
+/**
+ * `kiln cache stats`: what the local cache holds, and for each KILN_CACHE_REMOTE store its entries (signed,
+ * unreadable, without their blob), blobs and bytes, and the compile time its entries record: what a replica that
+ * loads them all does not spend compiling.
+ */
+export function cacheStats(print: (l: string) => void): void {
+  const r = root();
+  const bundles = listEntries(r);
+  const objects = storeEntries(r);
+  print(`local ${r}: ${bundles.length} bundle${bundles.length === 1 ? "" : "s"} (${mib(bundles.reduce((n, e) => n + e.size, 0))}), ${objects.length} objects (${mib(objects.reduce((n, o) => n + o.size, 0))})`);
+  const stores = parseRemotes(readEnv().cacheRemote);
+  if (!stores.length) print("fleet cache: none (KILN_CACHE_REMOTE is unset)");
+  for (const store of stores) {
+    const listing = withStore(store, "listing", () => store.list());
+    if (!listing) {
+      print(`${store.url}: unreachable`);
+      continue;
+    }
+    const digests = new Set(listing.blobs.map((b) => b.digest));
+    const readable = listing.entries.flatMap((e) => (e.entry ? [e.entry] : []));
+    const complete = readable.filter((e) => digests.has(e.digest));
+    const savedS = complete.reduce((n, e) => n + e.compile_ms, 0) / 1000;
+    print(
+      `${store.url}${store.readonly ? " (read-only)" : ""}: ${listing.entries.length} entries (${readable.filter((e) => e.signature).length} signed, ` +
+        `${listing.entries.length - readable.length} unreadable, ${readable.length - complete.length} without their blob), ` +
+        `${listing.blobs.length} blobs (${mib(listing.blobs.reduce((n, b) => n + b.size, 0))}); their compiles took ${savedS.toFixed(1)} s`,
+    );
+  }
 }

@@ -90,6 +90,10 @@ cache
   });
 cache.command("clear").description("delete every bundle and object").action(async () => (await cacheCommands()).cacheClear(say));
 cache
+  .command("stats")
+  .description("what the local cache and each fleet store (KILN_CACHE_REMOTE) hold")
+  .action(async () => (await cacheCommands()).cacheStats(say));
+cache
   .command("push")
   .description("publish every local bundle to the fleet cache (KILN_CACHE_REMOTE; signed with KILN_CACHE_SIGN_KEY when set)")
   .action(async () => {

@@ -191,6 +191,10 @@ test("kiln cache push publishes what a machine compiled before the fleet existed
   assert.equal(push.status, 0, push.stderr);
   assert.match(push.stdout, /pushed [0-9a-f]{12} {2}model/);
   assert.match(push.stdout, /pushed 1 bundle to /);
+  const stats = kiln(["cache", "stats"], { KILN_CACHE_DIR: local, KILN_CACHE_REMOTE: remote });
+  assert.equal(stats.status, 0, stats.stderr);
+  assert.match(stats.stdout, /^local .*: 1 bundle \(/m);
+  assert.match(stats.stdout, /fleet-pushed: 1 entries \(0 signed, 0 unreadable, 0 without their blob\), 1 blobs \([\d.]+ MiB\); their compiles took [\d.]+ s/);
   const pulled = replica(remote);
   assert.deepEqual(pulled.outcomes, ["remote"]);
   assert.deepEqual(pulled.ids, greedy);

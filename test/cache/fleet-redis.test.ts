@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { freePort } from "../helpers/free-port.js";
+import { KILN_CLI } from "../helpers/kiln-cli.js";
 import { FLEET_GREEDY as greedy, replica as runReplica, replicasAtOnce } from "../helpers/fleet-replica.js";
 
 const hasRedis = spawnSync("redis-server", ["--version"]).status === 0;
@@ -69,6 +70,10 @@ test("Redis: a replica with an empty local cache loads what another published; a
   assert.deepEqual(second.ids, greedy);
   assert.deepEqual(second.outcomes, ["remote"]);
   assert.equal(second.traces, 0);
+
+  const stats = spawnSync(process.execPath, [...process.execArgv, KILN_CLI, "cache", "stats"], { env: { ...process.env, KILN_CACHE_DIR: join(tmp, "stats"), KILN_CACHE_REMOTE: remote }, encoding: "utf8" });
+  assert.equal(stats.status, 0, stats.stderr);
+  assert.match(stats.stdout, /prefix=t1: 1 entries \(0 signed, 0 unreadable, 0 without their blob\), 1 blobs/);
 
   const blob = (await client!.getBuffer(keys[1]!))!;
   await client!.setrange(keys[1]!, blob.length >> 1, "XXXX"); // bytes overwritten in the middle
