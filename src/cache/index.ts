@@ -11,5 +11,5 @@ export {
   type RemoteEntry, type RemoteStore, FolderRemote, RemoteFormatError, parseEntry, publish, readThrough, remoteEntryName, withStore,
 } from "./remote-store.js";
 export { RedisRemote } from "./redis-remote.js";
-export { parseRemotes } from "./remote-config.js";
+export { parseRemotes, prewarmRemotes } from "./remote-config.js";
 export { keyId, signEntry, signingKeyOf, trustedKeysOf, untrustedReason, writeKeyPair } from "./fleet-keys.js";

@@ -5,7 +5,8 @@ import { type MessagePort, workerData } from "node:worker_threads";
 import { Redis } from "ioredis";
 
 interface Request {
-  readonly op: "get" | "set" | "setnx" | "lease" | "release" | "scan" | "strlen";
+  readonly id: number;
+  readonly op: "ping" | "get" | "set" | "setnx" | "lease" | "release" | "scan" | "strlen";
   readonly key: string;
   readonly value?: Uint8Array;
   readonly ttlMs?: number;
@@ -30,6 +31,7 @@ let connected: Promise<void> | undefined;
 async function run(req: Request): Promise<Uint8Array | null | boolean | number> {
   connected ??= client.connect();
   await connected;
+  if (req.op === "ping") return true;
   if (req.op === "get") return client.getBuffer(req.key);
   if (req.op === "setnx") return (await client.set(req.key, Buffer.from(req.value!), "NX")) === "OK";
   if (req.op === "lease") return (await client.set(req.key, Buffer.from(req.value!), "PX", req.ttlMs!, "NX")) === "OK";
@@ -52,8 +54,8 @@ async function run(req: Request): Promise<Uint8Array | null | boolean | number> 
 
 port.on("message", (req: Request) => {
   run(req).then(
-    (value) => answer({ ok: true, value }),
-    (e: unknown) => answer({ ok: false, error: (e as Error)?.message ?? String(e) }),
+    (value) => answer({ id: req.id, ok: true, value }),
+    (e: unknown) => answer({ id: req.id, ok: false, error: (e as Error)?.message ?? String(e) }),
   );
 });
 

@@ -6,11 +6,11 @@ import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "
 import { type RemoteEntry, type RemoteStore, checkDigest, checkName, parseEntry } from "./remote-store.js";
 
 /** The first call also starts the worker and connects: it may take this long (the connect itself: CONNECT_TIMEOUT_MS). */
-const FIRST_CALL_MS = 750;
+const FIRST_CALL_MS = 2000;
 const CONNECT_TIMEOUT_MS = 250;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 
-type Answer = { ok: true; value: Uint8Array | null | boolean | number } | { ok: false; error: string };
+type Answer = { id: number } & ({ ok: true; value: Uint8Array | null | boolean | number } | { ok: false; error: string });
 
 export class RedisRemote implements RemoteStore {
   readonly #serverUrl: string;
@@ -19,6 +19,7 @@ export class RedisRemote implements RemoteStore {
   #port: MessagePort | undefined;
   readonly #flag = new Int32Array(new SharedArrayBuffer(4));
   #calls = 0;
+  #lastId = 0;
 
   constructor(readonly url: string, serverUrl: string, readonly readonly: boolean, prefix = "kiln", timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS) {
     this.#serverUrl = serverUrl;
@@ -71,17 +72,25 @@ export class RedisRemote implements RemoteStore {
     return { entries, blobs };
   }
 
+  /** Starts the worker and its connection now, without waiting, so the first real call finds them ready. */
+  prewarm(): void {
+    if (this.#port) return;
+    this.#start().postMessage({ id: ++this.#lastId, op: "ping", key: "" });
+  }
+
   /** One request to the worker, waited for synchronously; throws on an error or when its time is up. */
   #call(op: "get" | "set" | "setnx" | "lease" | "release" | "scan" | "strlen", key: string, value?: Uint8Array, ttlMs?: number): Uint8Array | null | boolean | number {
     const port = this.#port ?? this.#start();
     const limit = this.#calls++ === 0 ? Math.min(FIRST_CALL_MS, this.#timeoutMs) : this.#timeoutMs;
     const deadline = performance.now() + limit;
     let seen = Atomics.load(this.#flag, 0);
-    port.postMessage({ op, key, value, ttlMs });
+    const id = ++this.#lastId;
+    port.postMessage({ id, op, key, value, ttlMs });
     for (;;) {
       const got = receiveMessageOnPort(port);
       if (got) {
         const answer = got.message as Answer;
+        if (answer.id !== id) continue; // a prewarm's answer, or one that came after its call gave up
         if (!answer.ok) throw new Error(answer.error);
         return answer.value;
       }

@@ -43,6 +43,8 @@ export interface RemoteStore {
   tryLease(name: string, owner: string, ttlMs: number): boolean;
   /** Gives the lease back if `owner` still holds it. */
   releaseLease(name: string, owner: string): void;
+  /** Starts connecting in the background (a store that needs a connection), so a later call does not wait for it. */
+  prewarm?(): void;
   /** Every entry's name, and every blob's digest and size (for `kiln cache stats`). */
   list(): { entries: { name: string; entry: RemoteEntry | undefined }[]; blobs: { digest: string; size: number }[] };
 }

@@ -1,10 +1,11 @@
 // LLM: the one-object API over a Hugging Face model folder — load the checkpoint, compile the
 // paged forward ahead of time through the cache (supportsCompile), and generate from token ids
 // or text (with the folder's tokenizer), batched or streamed.
+import { prewarmRemotes } from "../cache/index.js";
 import { supportsCompile, type CompileActivity } from "../compile/index.js";
 import { CausalLM, type ChatMessage, type ModelConfig, StreamDecoder, loadCheckpoint, loadTokenizer, pagedDynamicDims } from "../models/index.js";
 import { type DType, Tensor } from "../tensor/index.js";
-import { ArgumentError, MAX_THREADS } from "../util/index.js";
+import { ArgumentError, MAX_THREADS, readEnv } from "../util/index.js";
 import { PagedKvCache, SequenceBlocks, batchInputs } from "./kv-cache.js";
 import { PagedEngine, type TokenEvent } from "./paged-engine.js";
 import type { GenerateParams, Generation } from "./generate.js";
@@ -70,6 +71,8 @@ export class LLM {
     if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1 && options.threads <= MAX_THREADS)) {
       throw new ArgumentError("LLM", `threads must be an integer from 1 to ${MAX_THREADS}, got ${options.threads}`);
     }
+    // A fleet cache's connection starts while the weights load, in case the local cache misses.
+    prewarmRemotes(readEnv().cacheRemote);
     const ckpt = loadCheckpoint(options.model);
     this.config = ckpt.config;
     this.#dir = options.model;
