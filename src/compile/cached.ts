@@ -91,9 +91,23 @@ function loadExisting(target: Target, args: readonly unknown[], options: AotOpti
   const root = resolveCacheRoot();
   if (!root) return undefined;
   const factors = keyFactors(target, args, options, options.backend);
-  const loc = entryLocation(root, computeCacheKey(factors).key, options.rank ?? 0, options.worldSize ?? 1, options.prefix ?? "model");
+  const key = computeCacheKey(factors).key;
+  const prefix = options.prefix ?? "model";
+  const loc = entryLocation(root, key, options.rank ?? 0, options.worldSize ?? 1, prefix);
   try {
-    if (!checkTrustedFolders(root, loc.dir) || !trustedStat(loc.bundle, "file")) return undefined;
+    if (!checkTrustedFolders(root, loc.dir) || !trustedStat(loc.bundle, "file")) {
+      // Not here: a fleet may have it (replicas are often built without a C compiler).
+      const module = typeof target === "function" ? undefined : target;
+      const fetched = Fleet.of(readEnv(), key, options.rank ?? 0, options.worldSize ?? 1, prefix)?.fetch((bytes, path) => loadCompiledFunction(bytes, { module, path, expectFactors: factors }));
+      if (!fetched) return undefined;
+      try {
+        ensurePrivateDir(root, loc.dir);
+        writeFileAtomic(loc.bundle, fetched.bytes);
+      } catch (e) {
+        if (!isFsError(e) && !(e instanceof CacheIoError)) throw e; // kept in memory only
+      }
+      return { fn: fetched.fn, source: "remote" };
+    }
     const t0 = performance.now();
     const module = typeof target === "function" ? undefined : target;
     const fn = loadCompiledFunction(readFileSync(loc.bundle), { module, path: loc.bundle, expectFactors: factors });

@@ -21,7 +21,7 @@ const tmp = mkdtempSync(join(tmpdir(), "kiln-fleet-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 let replicas = 0;
-const replica = (remote: string, backend: "js" | "native" = "js", env: Record<string, string> = {}) => runReplica(join(tmp, `local-${replicas++}`), remote, { backend, env });
+const replica = (remote: string, backend: "js" | "native" | "auto" = "js", env: Record<string, string> = {}) => runReplica(join(tmp, `local-${replicas++}`), remote, { backend, env });
 
 const remoteOf = (name: string, options = "") => `${pathToFileURL(join(tmp, name)).href}${options}`;
 const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : []);
@@ -44,6 +44,12 @@ test("a replica with an empty local cache loads what another published: no trace
   assert.equal(second.traces, 0);
   assert.equal(second.compilerInvocations, 0);
   assert.ok(second.log.some((l) => l.includes(`loaded model from the fleet cache ${remote}`)), second.log.join("\n"));
+
+  // A replica image without a C compiler (backend auto) runs the native bundle the fleet has.
+  const noCompiler = replica(remote, "auto", { KILN_CC: join(tmp, "no-such-cc") });
+  assert.deepEqual(noCompiler.outcomes, ["remote"]);
+  assert.deepEqual(noCompiler.ids, greedy);
+  assert.equal(noCompiler.compilerInvocations, 0);
 });
 
 test("a damaged blob or a planted entry is a logged miss and a local compile; the store is then repaired by the publish", () => {

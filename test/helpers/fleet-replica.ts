@@ -18,7 +18,7 @@ export interface ReplicaRun {
 }
 
 export interface ReplicaOptions {
-  readonly backend?: "js" | "native";
+  readonly backend?: "js" | "native" | "auto";
   readonly env?: Record<string, string>;
 }
 
