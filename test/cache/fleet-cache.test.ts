@@ -28,16 +28,16 @@ const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).map
 
 test("a replica with an empty local cache loads what another published: no trace, no compile, the same tokens, kept locally", { skip: hasToolchain() ? false : "no C compiler" }, () => {
   const remote = remoteOf("fleet-native");
-  const first = replica(remote, "native");
+  const first = replica(remote, "native", { KILN_BACKEND: "native" });
   assert.deepEqual(first.outcomes, ["compiled"]);
   assert.ok(first.compilerInvocations > 0);
   assert.ok(first.log.some((l) => /published model to the fleet cache \(1 store\)/.test(l)), first.log.join("\n"));
   const [blob] = files(join(tmp, "fleet-native", "cas"));
   assert.ok(blob, "a blob in cas/");
   assert.equal(sha256Hex(readFileSync(blob)), blob.split("/").pop(), "the blob is named by its sha256");
-  assert.equal(files(join(tmp, "fleet-native", "ac")).length, 1, "one entry in ac/");
+  assert.equal(files(join(tmp, "fleet-native", "ac")).filter((f) => !f.includes("file-map-")).length, 1, "one bundle entry in ac/");
 
-  const second = replica(remote, "native");
+  const second = replica(remote, "native", { KILN_BACKEND: "native" });
   assert.deepEqual(second.ids, greedy);
   assert.deepEqual(second.ids, first.ids);
   assert.deepEqual(second.outcomes, ["remote"]);
@@ -45,11 +45,16 @@ test("a replica with an empty local cache loads what another published: no trace
   assert.equal(second.compilerInvocations, 0);
   assert.ok(second.log.some((l) => l.includes(`loaded model from the fleet cache ${remote}`)), second.log.join("\n"));
 
-  // A replica image without a C compiler (backend auto) runs the native bundle the fleet has.
-  const noCompiler = replica(remote, "auto", { KILN_CC: join(tmp, "no-such-cc") });
+  assert.equal(files(join(tmp, "fleet-native", "ac")).filter((f) => f.includes("file-map-")).length, 1, "the weights mapper is published too");
+
+  // A replica image without a C compiler (backend auto) runs the native bundle the fleet has, and maps its weights
+  // with the mapper the fleet has (kept in its local objects store).
+  const bare = join(tmp, "no-compiler");
+  const noCompiler = runReplica(bare, remote, { backend: "auto", env: { KILN_CC: join(tmp, "no-such-cc"), KILN_BACKEND: "auto" } });
   assert.deepEqual(noCompiler.outcomes, ["remote"]);
   assert.deepEqual(noCompiler.ids, greedy);
   assert.equal(noCompiler.compilerInvocations, 0);
+  assert.ok(readdirSync(join(bare, "objects")).some((f) => f.endsWith(".ref")), "the mapper came from the fleet");
 });
 
 test("a damaged blob or a planted entry is a logged miss and a local compile; the store is then repaired by the publish", () => {
