@@ -94,22 +94,19 @@ function loadExisting(target: Target, args: readonly unknown[], options: AotOpti
   const key = computeCacheKey(factors).key;
   const prefix = options.prefix ?? "model";
   const loc = entryLocation(root, key, options.rank ?? 0, options.worldSize ?? 1, prefix);
+  const module = typeof target === "function" ? undefined : target;
   try {
     if (!checkTrustedFolders(root, loc.dir) || !trustedStat(loc.bundle, "file")) {
       // Not here: a fleet may have it (replicas are often built without a C compiler).
-      const module = typeof target === "function" ? undefined : target;
       const fetched = Fleet.of(readEnv(), key, options.rank ?? 0, options.worldSize ?? 1, prefix)?.fetch((bytes, path) => loadCompiledFunction(bytes, { module, path, expectFactors: factors }));
       if (!fetched) return undefined;
-      try {
+      keepLocally(() => {
         ensurePrivateDir(root, loc.dir);
         writeFileAtomic(loc.bundle, fetched.bytes);
-      } catch (e) {
-        if (!isFsError(e) && !(e instanceof CacheIoError)) throw e; // kept in memory only
-      }
+      });
       return { fn: fetched.fn, source: "remote" };
     }
     const t0 = performance.now();
-    const module = typeof target === "function" ? undefined : target;
     const fn = loadCompiledFunction(readFileSync(loc.bundle), { module, path: loc.bundle, expectFactors: factors });
     logLine(`loaded ${options.prefix ?? "model"} from cache in ${(performance.now() - t0).toFixed(0)} ms (native bundle; no C compiler here)`);
     return { fn, source: "loaded" };
@@ -183,11 +180,7 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
     return fn;
   };
   const keepFetched = (got: Fetched): CacheOutcome => {
-    try {
-      storeLocally(got.bytes);
-    } catch (e) {
-      if (!isFsError(e) && !(e instanceof CacheIoError)) throw e; // an unwritable local cache keeps it in memory
-    }
+    keepLocally(() => storeLocally(got.bytes));
     return { fn: got.fn, source: "remote", reason: first };
   };
   // The fleet cache before any compile (and under KILN_FORCE_AOT_LOAD too: loading what a fleet published is not compiling).
@@ -233,6 +226,15 @@ export function loadOrCompile(target: Target, args: readonly unknown[], options:
   } finally {
     fleet?.release(); // a compile that threw gives its lease back too
     lock?.release();
+  }
+}
+
+/** Keeps a bundle a fleet served in the local cache (`write` puts it there); an unwritable cache keeps it in memory only. */
+function keepLocally(write: () => void): void {
+  try {
+    write();
+  } catch (e) {
+    if (!isFsError(e) && !(e instanceof CacheIoError)) throw e;
   }
 }
 

@@ -16,6 +16,7 @@ const LEASE_WAIT_MS = 2 * 60_000;
 const POLL_MS = 100;
 
 type Load = (bytes: Uint8Array, path: string) => CompiledFunction;
+type FleetEnv = { readonly cacheRemote?: string; readonly cacheSignKey?: string; readonly cacheTrustedKeys?: string };
 
 export interface Fetched {
   readonly fn: CompiledFunction;
@@ -31,10 +32,15 @@ export class Fleet {
   #leased: RemoteStore | undefined;
 
   /** The fleet for one piece, or undefined without KILN_CACHE_REMOTE. Key files are read now: a bad one fails up front. */
-  static of(env: { cacheRemote?: string; cacheSignKey?: string; cacheTrustedKeys?: string }, key: string, rank: number, worldSize: number, prefix: string): Fleet | undefined {
+  static of(env: FleetEnv, key: string, rank: number, worldSize: number, prefix: string): Fleet | undefined {
+    return Fleet.named(env, remoteEntryName(key, rank, worldSize, prefix), prefix, key);
+  }
+
+  /** The fleet for an entry named outright (a helper object such as the weights mapper); `label` names it in log lines. */
+  static named(env: FleetEnv, name: string, label: string, key = name): Fleet | undefined {
     const stores = parseRemotes(env.cacheRemote);
     if (!stores.length) return undefined;
-    return new Fleet(stores, remoteEntryName(key, rank, worldSize, prefix), prefix, key, signingKeyOf(env.cacheSignKey), trustedKeysOf(env.cacheTrustedKeys));
+    return new Fleet(stores, name, label, key, signingKeyOf(env.cacheSignKey), trustedKeysOf(env.cacheTrustedKeys));
   }
 
   private constructor(stores: readonly RemoteStore[], name: string, readonly prefix: string, readonly key: string, signingKey: KeyObject | undefined, trustedKeys: KeyObject[] | undefined) {
@@ -47,6 +53,11 @@ export class Fleet {
   /** A process that requires signed entries publishes only what it can sign (an unsigned entry would replace a trusted one). */
   get #publishes(): boolean {
     return !this.#trustedKeys || this.#signingKey !== undefined;
+  }
+
+  /** The first store's bytes that pass the entry's signature (when required) and its digest; nothing else is checked. */
+  fetchBytes(): Uint8Array | undefined {
+    return readThrough(this.#stores, this.#name, this.#trustedKeys)?.bytes;
   }
 
   /** The first store's bundle that passes its signature (when required), its digest and then `load`; one log line either way. */
@@ -76,6 +87,7 @@ export class Fleet {
     const store = this.#publishes ? this.#stores.find((s) => !s.readonly) : undefined;
     if (!store) return undefined;
     const deadline = Date.now() + LEASE_WAIT_MS;
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
     let told = false;
     while (Date.now() < deadline) {
       const leased = withStore(store, "taking a lease", () => store.tryLease(this.#name, this.#owner, LEASE_TTL_MS));
@@ -88,7 +100,7 @@ export class Fleet {
         told = true;
         logLine(`another replica is compiling ${this.prefix} for the fleet cache ${store.url}: waiting for it`);
       }
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, POLL_MS);
+      Atomics.wait(sleeper, 0, 0, POLL_MS);
       const got = this.fetch(load);
       if (got) return got;
     }

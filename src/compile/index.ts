@@ -7,4 +7,5 @@ export { aotCompile, loadCompiledFunction, verifyBundle, keyFactors, CompiledFun
 export { hostFactors, compilerFingerprint } from "./host.js";
 export { KILN_VERSION } from "./version.js";
 export { loadOrCompile, readManifest, type CacheOutcome } from "./cached.js";
+export { Fleet } from "./fleet.js";
 export { supportsCompile, type SupportsCompileOptions, type CompileActivity } from "./supports-compile.js";

@@ -2,10 +2,8 @@
 // store, like any kernel object, and loaded only as verified bytes) mmaps a file copy-on-write and hands it to JS as an external
 // ArrayBuffer, so a warm start pays for no 1 GB copy — pages come in as the first forward
 // touches them. Without a compiler or a cache folder, files are read as before.
-import { hostname } from "node:os";
 import { NativeBuilder, ObjectStore, type VerifiedObject, hasToolchain, loadAddon, mapperSource } from "../backend/index.js";
-import { type RemoteStore, parseRemotes, publish, readThrough, signingKeyOf, trustedKeysOf } from "../cache/index.js";
-import { KILN_VERSION } from "../compile/index.js";
+import { Fleet } from "../compile/index.js";
 import { type KilnEnv, KilnError, logLine, readEnv, resolveCacheRoot, sha256Hex } from "../util/index.js";
 import { type ByteSource, readFileBytes } from "./safetensors.js";
 
@@ -30,23 +28,16 @@ function mapperObject(env: KilnEnv): VerifiedObject | undefined {
   const stored = store.get(key);
   if (stored) return stored;
   // A replica without a C compiler takes the mapper a fleet publishes (verified as a bundle is: digest, and
-  // signature when KILN_CACHE_TRUSTED_KEYS asks for one).
-  const stores = parseRemotes(env.cacheRemote);
-  const fetched = stores.length ? readThrough(stores, key, trustedKeysOf(env.cacheTrustedKeys)) : undefined;
-  if (fetched) return store.put(key, fetched.bytes);
+  // signature when KILN_CACHE_TRUSTED_KEYS asks for one); one that builds it publishes it, as a compile does a bundle.
+  const fleet = Fleet.named(env, key, "the weights mapper");
+  const fetched = fleet?.fetchBytes();
+  if (fetched) return store.put(key, fetched);
   if (env.forceAotLoad || !hasToolchain()) return undefined;
   // Built in a throwaway store, kept in the cache under its stable key only (one record, the one that is read).
   const built = new NativeBuilder({ target: "portable" }).buildSync(source);
   const object = store.put(key, built.bytes);
-  if (stores.length) publishMapper(env, stores, key, built.bytes);
+  fleet?.publish(built.bytes, 0);
   return object;
-}
-
-/** Publishes a freshly built mapper to the fleet, as a compile publishes a bundle (signed when it can be). */
-function publishMapper(env: KilnEnv, stores: readonly RemoteStore[], key: string, bytes: Uint8Array): void {
-  const signingKey = signingKeyOf(env.cacheSignKey);
-  if (trustedKeysOf(env.cacheTrustedKeys) && !signingKey) return; // an unsigned entry would replace a trusted one
-  publish(stores, key, bytes, { kiln_version: KILN_VERSION, key, compile_ms: 0, producer: `${hostname()}:${process.pid}`, created_at: new Date().toISOString() }, signingKey);
 }
 
 function loadMapper(): ((path: string) => ArrayBuffer | undefined) | null {
