@@ -12,20 +12,9 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { freePort } from "../test/helpers/free-port.js";
 import { modelDir } from "./llm.js";
-import { printJsonLine, printTable, type Row } from "./report.js";
+import { arg, median, printJsonLine, printTable, type Row } from "./report.js";
 
 const cli = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
-
-function arg(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** A fresh `kiln generate` to its first token (the child's clock) and the outcome of its cache. */
 function start(dir: string, cache: string, remote?: string): { ms: number; outcome: string } {

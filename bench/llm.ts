@@ -16,14 +16,9 @@ import { type ModelConfig, expectedTensors } from "../src/models/index.js";
 import {
   type LimitRatio, type MachineLimits, bandwidthLimit, failOnBrokenLimits, limitProbes, limitsJson, limitsSummary, ofPeak,
 } from "./limits.js";
-import { printJsonLine, printTable, type Row } from "./report.js";
+import { arg, median, printJsonLine, printTable, type Row } from "./report.js";
 
 const cli = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
-
-function arg(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-}
 
 /** Deterministic token ids in [0, vocab). */
 const promptOf = (n: number, vocab: number) => Array.from({ length: n }, (_, i) => (i * 7919 + 13) % vocab);
@@ -52,13 +47,6 @@ function startToFirstToken(dir: string, cache: string): { firstTokenMs: number; 
   const firstTokenAt = (JSON.parse(out) as { timings: { first_token_at_ms: number } }).timings.first_token_at_ms;
   return { firstTokenMs: firstTokenAt, exitMs };
 }
-
-/** The middle value (the mean of the two middle ones for an even count: with 2 runs, not the slower one). */
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** Bytes of an element of the engine's KV cache (f32). */
 export const KV_CACHE_ITEM_BYTES = 4;

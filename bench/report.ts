@@ -1,4 +1,5 @@
-// Benchmark output: an aligned table for people, then one JSON line for scripts.
+// Benchmark output: an aligned table for people, then one JSON line for scripts; and the small helpers every benchmark
+// shares (its `--name value` arguments, the median of its runs).
 
 export type Row = Record<string, string | number>;
 
@@ -37,4 +38,17 @@ export async function timeMs(fn: () => unknown, iters = 5, warmup = 1): Promise<
   }
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)]!;
+}
+
+/** The value after `--name` in a benchmark's arguments. */
+export function arg(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** The middle value (the mean of the two middle ones for an even count: with 2 runs, not the slower one). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }

@@ -16,14 +16,9 @@ import { loadCheckpoint } from "../src/models/index.js";
 import { type LimitRatio, bandwidthLimit, failOnBrokenLimits, limitProbes, limitsJson, limitsSummary } from "./limits.js";
 import { freePort } from "../test/helpers/free-port.js";
 import { modelDir, weightBytesPerToken } from "./llm.js";
-import { printJsonLine, printTable, type Row } from "./report.js";
+import { arg, printJsonLine, printTable, type Row } from "./report.js";
 
 const cli = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
-
-function arg(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-}
 
 const percentile = (xs: readonly number[], p: number): number => {
   if (xs.length === 0) return NaN;
